@@ -1,0 +1,3 @@
+from archcalc.cli.main import main
+
+main(prog_name="archcalc")

@@ -1,0 +1,127 @@
+"""Walk the expanded graph once, calling each kind's rules: shapes, counts, receptive field."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+from archcalc.analysis.report import ReceptiveField, Report, Row
+from archcalc.errors import ArchcalcError, SpecError
+from archcalc.layers.arith import product
+from archcalc.layers.registry import get_kind
+from archcalc.spec.expr import ChannelExpr
+from archcalc.spec.model import Branch, Layer, Params, Sequence, Spec
+
+
+def resolve_params(params: Params, in_shape) -> Params:
+    """Channel expressions (``in/2``) evaluated against this node's input."""
+    if not any(isinstance(value, ChannelExpr) for value in params.values()):
+        return params
+    return Params({key: value.resolve(in_shape[0]) if isinstance(value, ChannelExpr) else value
+                   for key, value in params.items()})
+
+
+def _rf_start(shape) -> ReceptiveField | None:
+    if len(shape) != 3:
+        return None
+    half = Fraction(1, 2)  # the first pixel's centre
+    return ReceptiveField((1, 1), (1, 1), (half, half))
+
+
+def _rf_step(rf: ReceptiveField | None, step) -> ReceptiveField | None:
+    if rf is None or step is None:
+        return rf
+    sizes, strides, offsets = [], [], []
+    for axis, (kernel, stride, pad) in enumerate(step):
+        jump = rf.stride[axis]
+        sizes.append(rf.size[axis] + (kernel - 1) * jump)
+        strides.append(jump * stride)
+        offsets.append(rf.offset[axis] + (Fraction(kernel - 1, 2) - pad) * jump)
+    return ReceptiveField(tuple(sizes), tuple(strides), tuple(offsets))
+
+
+class Analyzer:
+    def __init__(self, check_expect: bool):
+        self.check_expect = check_expect
+        self.rows: list[Row] = []
+
+    def expect(self, node, shape) -> None:
+        if self.check_expect and node.expect is not None and tuple(node.expect) != tuple(shape):
+            raise SpecError(f"expected output {list(node.expect)}, the analysis gives "
+                            f"{list(shape)}", where=node.where, node=node.path or None,
+                            hint="fix the layer arguments or the `expect:` fact")
+
+    def visit(self, node, shape, rf):
+        if isinstance(node, Sequence):
+            for child in node.children:
+                shape, rf = self.visit(child, shape, rf)
+        elif isinstance(node, Branch):
+            shape, rf = self.visit_branch(node, shape, rf)
+        else:
+            shape, rf = self.visit_layer(node, shape, rf)
+        self.expect(node, shape)
+        return shape, rf
+
+    def apply(self, node, kind_name: str, params, ins, rf):
+        """Run one kind's rules; errors get the node's file, line and path."""
+        kind = get_kind(kind_name)
+        try:
+            params = resolve_params(params, ins[0])
+            out = tuple(kind.output_shape(params, ins))
+            row = Row(node.path, kind_name, out,
+                      activations=kind.activations(params, ins, out),
+                      params=kind.param_count(params, ins, out),
+                      buffers=kind.buffer_count(params, ins, out),
+                      macs=kind.macs(params, ins, out), flops=kind.flops(params, ins, out),
+                      rf=_rf_step(rf, kind.rf_step(params, ins, out)))
+        except ArchcalcError as exc:
+            raise exc.located(node.where, node.path) from None
+        self.rows.append(row)
+        return out, row.rf
+
+    def visit_layer(self, node: Layer, shape, rf):
+        return self.apply(node, node.kind, node.params, [shape], rf)
+
+    def visit_branch(self, node: Branch, shape, rf):
+        outs, fields = [], []
+        for _, path in node.paths:
+            out, path_rf = self.visit(path, shape, rf)
+            outs.append(out)
+            fields.append(path_rf)
+        # The merged unit sees the union of what its paths see; paths share a
+        # centre in every zoo network, so the widest path's field is that union.
+        widest = max((f for f in fields if f is not None), key=lambda f: f.size, default=None)
+        return self.apply(node, node.merge, node.merge_params, outs, widest)
+
+
+def analyze(spec: Spec, input_shape=None, *, batch: int = 1, dtype: str = "fp32",
+            check_expect: bool | None = None) -> Report:
+    """The per-layer report of ``spec`` at its input (or ``input_shape``).
+
+    ``expect:`` facts are checked when the spec is analysed at its own input.
+    """
+    shape = tuple(input_shape) if input_shape is not None else spec.input
+    if check_expect is None:
+        check_expect = input_shape is None or tuple(input_shape) == spec.input
+    analyzer = Analyzer(check_expect)
+    analyzer.rows.append(Row("input", "input", shape, activations=product(shape),
+                             rf=_rf_start(shape)))
+    analyzer.visit(spec.root, shape, analyzer.rows[0].rf)
+    report = Report(spec.name, shape, analyzer.rows, batch, dtype)
+    if check_expect:
+        check_file_expect(spec, report)
+    return report
+
+
+def check_file_expect(spec: Spec, report: Report) -> None:
+    from archcalc.errors import Location
+
+    actual = {"output": list(report.output), **report.totals}
+    for key, wanted in spec.expect.items():
+        got = actual[key]
+        if (list(wanted) if key == "output" else wanted) != got:
+            where = spec.raw.get("expect").where_of(key) if spec.raw is not None else \
+                Location(spec.file)
+            raise SpecError(f"expected {key} {wanted:,}" if key != "output" else
+                            f"expected output {list(wanted)}",
+                            where=where, node="expect",
+                            hint=f"the analysis gives {got:,}" if key != "output" else
+                            f"the analysis gives {got}")

@@ -1,0 +1,36 @@
+"""Options shared by several commands, parsed the same way everywhere."""
+from __future__ import annotations
+
+import re
+
+import click
+
+from archcalc.analysis.report import DTYPE_BYTES
+
+
+def parse_input(text: str | None):
+    """'3x224x224' -> (3, 224, 224); None stays None."""
+    if text is None:
+        return None
+    parts = re.split(r"[x,×]", text.strip().lower())
+    try:
+        values = tuple(int(part) for part in parts)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not CxHxW, e.g. 3x224x224") from None
+    if len(values) not in (1, 3) or any(v < 1 for v in values):
+        raise click.BadParameter(f"{text!r} is not CxHxW with positive sizes, e.g. 3x224x224")
+    return values
+
+
+spec_argument = click.argument("spec", metavar="NAME|PATH")
+input_option = click.option("--input", "input_text", metavar="CxHxW",
+                            help="analyse at this input size instead of the spec's")
+batch_option = click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+                            help="images per batch (scales MACs, FLOPs and activation memory)")
+dtype_option = click.option("--dtype", type=click.Choice(sorted(DTYPE_BYTES)), default="fp32",
+                            show_default=True, help="element type for the byte figures")
+
+
+def format_option(*choices: str):
+    return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0],
+                        show_default=True, help="output format")

@@ -1,0 +1,113 @@
+"""Convolution, with optional batch-norm and activation folded in."""
+from __future__ import annotations
+
+from archcalc.layers.arith import product, require
+from archcalc.layers.registry import LayerKind, Param, register
+
+ACTIVATIONS = ("none", "relu", "tanh", "sigmoid")
+
+
+def spatial(kind: str, ins, rank: int = 3):
+    """The one input as (C, H, W), or a ShapeError naming what was found."""
+    shape = ins[0]
+    require(len(shape) == rank,
+            f"{kind} needs a C x H x W input, got {list(shape)}",
+            "a flat tensor cannot be convolved or pooled; move this layer before `flatten`")
+    return shape
+
+
+def conv_out_size(size, kernel, stride, pad, dilation):
+    """PyTorch's Conv2d rule: floor((size + 2p - d(k-1) - 1) / s) + 1."""
+    return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+
+
+@register
+class Conv(LayerKind):
+    """2-D convolution (``nn.Conv2d``), optionally with BN and an activation.
+
+    ``order: post`` is conv -> bn -> act; ``order: pre`` is bn -> act -> conv
+    (pre-activation, as in DenseNet and pre-activation ResNets), where the BN
+    normalises the input channels.
+
+    FLOPs: 2 per MAC, +1 per output element for the bias, +2 per normalised
+    element for BN (scale and shift), +1 per activated element.
+    """
+
+    name = "conv"
+    summary = "2-D convolution (+ optional folded batch-norm and activation)"
+    params = (
+        Param("out", "channels", help="output channels (or an exact ratio of the input, `in/2`)"),
+        Param("kernel", "pair", minimum=1),
+        Param("stride", "pair", 1, minimum=1),
+        Param("pad", "pair", 0),
+        Param("dilation", "pair", 1, minimum=1),
+        Param("groups", "positive", 1),
+        Param("bias", "bool", True),
+        Param("bn", "bool", False, help="fold a BatchNorm2d into this node"),
+        Param("bn_eps", "float", 1e-5),
+        Param("act", "choice", "none", choices=ACTIVATIONS),
+        Param("order", "choice", "post", choices=("post", "pre")),
+    )
+
+    def output_shape(self, p, ins):
+        channels, height, width = spatial("conv", ins)
+        require(channels % p.groups == 0,
+                f"input channels {channels} are not divisible by groups={p.groups}")
+        require(p.out % p.groups == 0,
+                f"output channels {p.out} are not divisible by groups={p.groups}")
+        sizes = []
+        for axis, size in enumerate((height, width)):
+            extent = p.dilation[axis] * (p.kernel[axis] - 1) + 1
+            require(size + 2 * p.pad[axis] >= extent,
+                    f"input {'height' if axis == 0 else 'width'} {size} plus padding "
+                    f"2*{p.pad[axis]} is smaller than the kernel extent {extent}",
+                    "the spatial size collapses here: use a larger input")
+            sizes.append(conv_out_size(size, p.kernel[axis], p.stride[axis], p.pad[axis],
+                                       p.dilation[axis]))
+        return (p.out, sizes[0], sizes[1])
+
+    def _norm_channels(self, p, ins):
+        return ins[0][0] if p.order == "pre" else p.out
+
+    def param_count(self, p, ins, out):
+        weights = p.out * (ins[0][0] // p.groups) * p.kernel[0] * p.kernel[1]
+        bias = p.out if p.bias else 0
+        bn = 2 * self._norm_channels(p, ins) if p.bn else 0
+        return weights + bias + bn
+
+    def buffer_count(self, p, ins, out):
+        # running_mean, running_var and the one-element num_batches_tracked
+        return 2 * self._norm_channels(p, ins) + 1 if p.bn else 0
+
+    def macs(self, p, ins, out):
+        return product(out) * (ins[0][0] // p.groups) * p.kernel[0] * p.kernel[1]
+
+    def flops(self, p, ins, out):
+        elements_out = product(out)
+        normalised = product(ins[0]) if p.order == "pre" else elements_out
+        total = 2 * self.macs(p, ins, out)
+        total += elements_out if p.bias else 0
+        total += 2 * normalised if p.bn else 0
+        total += normalised if p.act != "none" else 0
+        return total
+
+    def rf_step(self, p, ins, out):
+        return tuple((p.dilation[a] * (p.kernel[a] - 1) + 1, p.stride[a], p.pad[a])
+                     for a in (0, 1))
+
+    def build(self, p, ins, out):
+        from torch import nn
+
+        from archcalc.torchgraph.modules import NamedChain, make_activation
+
+        conv = nn.Conv2d(ins[0][0], p.out, tuple(p.kernel), tuple(p.stride), tuple(p.pad),
+                         tuple(p.dilation), p.groups, p.bias)
+        if not p.bn and p.act == "none":
+            return conv
+        parts = []
+        if p.bn:
+            parts.append(("bn", nn.BatchNorm2d(self._norm_channels(p, ins), eps=p.bn_eps)))
+        if p.act != "none":
+            parts.append(("act", make_activation(p.act)))
+        parts = [("conv", conv)] + parts if p.order == "post" else parts + [("conv", conv)]
+        return NamedChain(parts)

@@ -1,0 +1,73 @@
+"""How the paths of a ``branch`` are joined: element-wise add or channel concat."""
+from __future__ import annotations
+
+from archcalc.layers.arith import product, require
+from archcalc.layers.conv import ACTIVATIONS
+from archcalc.layers.registry import LayerKind, Param, register
+
+MERGE_PARAMS = (Param("act", "choice", "none", choices=ACTIVATIONS,
+                      help="activation applied after the merge (ResNet's final ReLU)"),)
+
+
+@register
+class Add(LayerKind):
+    """Element-wise sum of all paths (residual connections).
+
+    FLOPs: (paths - 1) additions per element, +1 per element for the act.
+    """
+
+    name = "add"
+    summary = "element-wise sum of a branch's paths"
+    arity = "many"
+    params = MERGE_PARAMS
+
+    def output_shape(self, p, ins):
+        first = ins[0]
+        for index, shape in enumerate(ins[1:], start=1):
+            require(len(shape) == len(first) and all(a == b for a, b in zip(shape, first)),
+                    f"add needs equal shapes, got {list(first)} and {list(shape)} "
+                    f"(path {index + 1})",
+                    "give the shortcut path a projection (a 1x1 conv with the same stride)")
+        return first
+
+    def flops(self, p, ins, out):
+        return (len(ins) - 1) * product(out) + (product(out) if p.act != "none" else 0)
+
+    def build(self, p, ins, out):
+        from archcalc.torchgraph.modules import make_activation
+
+        return make_activation(p.act, inplace=True) if p.act != "none" else None
+
+
+@register
+class Concat(LayerKind):
+    """Concatenation of all paths along the channel axis (inception, dense layers).
+
+    FLOPs: 0 (a copy), +1 per element for the act.
+    """
+
+    name = "concat"
+    summary = "channel concatenation of a branch's paths"
+    arity = "many"
+    params = MERGE_PARAMS
+
+    def output_shape(self, p, ins):
+        first = ins[0]
+        for index, shape in enumerate(ins[1:], start=1):
+            require(len(shape) == len(first),
+                    f"concat needs tensors of the same rank, got {list(first)} and {list(shape)}")
+            for axis, (a, b) in enumerate(zip(first[1:], shape[1:]), start=1):
+                require(a == b,
+                        f"concat needs equal {('height', 'width')[axis - 1]}s, got "
+                        f"{list(first)} and {list(shape)} (path {index + 1})",
+                        "every path must keep the same spatial size: check strides and padding")
+        channels = sum(shape[0] for shape in ins)
+        return (channels,) + tuple(first[1:])
+
+    def flops(self, p, ins, out):
+        return product(out) if p.act != "none" else 0
+
+    def build(self, p, ins, out):
+        from archcalc.torchgraph.modules import make_activation
+
+        return make_activation(p.act, inplace=True) if p.act != "none" else None

@@ -1,0 +1,67 @@
+"""Batch normalisation and local response normalisation."""
+from __future__ import annotations
+
+from archcalc.layers.arith import product, require
+from archcalc.layers.registry import LayerKind, Param, register
+
+
+@register
+class BatchNorm(LayerKind):
+    """Batch norm over channels (``nn.BatchNorm2d``, or ``1d`` on a flat input).
+
+    Params: gamma and beta per channel. Buffers: running mean and variance per
+    channel plus the one-element ``num_batches_tracked``.
+    FLOPs: 2 per element (inference: one scale, one shift).
+    """
+
+    name = "bn"
+    summary = "batch normalisation (2 params and 2 buffers per channel)"
+    params = (Param("eps", "float", 1e-5),)
+
+    def param_count(self, p, ins, out):
+        return 2 * ins[0][0]
+
+    def buffer_count(self, p, ins, out):
+        return 2 * ins[0][0] + 1
+
+    def flops(self, p, ins, out):
+        return 2 * product(out)
+
+    def build(self, p, ins, out):
+        from torch import nn
+
+        cls = nn.BatchNorm2d if len(ins[0]) == 3 else nn.BatchNorm1d
+        return cls(ins[0][0], eps=p.eps)
+
+
+@register
+class LocalResponseNorm(LayerKind):
+    """Local response normalisation across channels (``nn.LocalResponseNorm``).
+
+    ``alpha`` follows PyTorch (and Caffe): it is divided by ``size``, so the
+    AlexNet paper's alpha=1e-4 is written as ``alpha: 1e-4`` only if you accept
+    that convention; params are zero either way.
+    FLOPs: per element, ``size`` squares and ``size - 1`` additions, then
+    scale, offset, power and divide: 2*size + 3.
+    """
+
+    name = "lrn"
+    summary = "local response normalisation across channels"
+    params = (
+        Param("size", "positive"),
+        Param("alpha", "float", 1e-4),
+        Param("beta", "float", 0.75),
+        Param("k", "float", 1.0),
+    )
+
+    def output_shape(self, p, ins):
+        require(len(ins[0]) == 3, f"lrn needs a C x H x W input, got {list(ins[0])}")
+        return ins[0]
+
+    def flops(self, p, ins, out):
+        return product(out) * (2 * p.size + 3)
+
+    def build(self, p, ins, out):
+        from torch import nn
+
+        return nn.LocalResponseNorm(p.size, p.alpha, p.beta, p.k)

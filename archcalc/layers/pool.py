@@ -1,0 +1,149 @@
+"""Max and average pooling (windowed, global) and adaptive average pooling."""
+from __future__ import annotations
+
+from archcalc.layers.arith import ceildiv, product, require, select
+from archcalc.layers.conv import spatial
+from archcalc.layers.registry import LayerKind, Param, register
+
+
+def pool_out_size(size, kernel, stride, pad, dilation, ceil):
+    """PyTorch's pooling_output_shape, including its ceil-mode correction.
+
+    With ceil mode the last window may hang over the end, but PyTorch drops a
+    window that would *start* inside the right padding:
+    ``if (out - 1) * stride >= size + pad: out -= 1``.
+    """
+    span = size + 2 * pad - dilation * (kernel - 1) - 1
+    if not ceil:
+        return span // stride + 1
+    out = ceildiv(span, stride) + 1
+    return select((out - 1) * stride >= size + pad, out - 1, out)
+
+
+class _WindowPool(LayerKind):
+    params = (
+        Param("kernel", "pair", None, minimum=1),
+        Param("stride", "pair", None, minimum=1, help="defaults to the kernel"),
+        Param("pad", "pair", 0),
+        Param("ceil", "bool", False, help="PyTorch ceil_mode (Caffe rounds up)"),
+        Param("global", "bool", False, help="pool each channel to 1x1"),
+    )
+    has_dilation = False
+
+    def _windows(self, p, ins):
+        """(kernel, stride, pad, dilation) per axis, after defaults."""
+        _, height, width = ins[0]
+        if p["global"]:
+            return [(height, 1, 0, 1), (width, 1, 0, 1)]
+        dilation = p.dilation if self.has_dilation else (1, 1)
+        stride = p.stride or p.kernel
+        return [(p.kernel[a], stride[a], p.pad[a], dilation[a]) for a in (0, 1)]
+
+    def output_shape(self, p, ins):
+        channels, height, width = spatial(self.name, ins)
+        if p["global"]:
+            return (channels, 1, 1)
+        require(p.kernel is not None, f"{self.name} needs `kernel` (or `global: true`)")
+        sizes = []
+        for axis, (size, (kernel, stride, pad, dilation)) in enumerate(
+                zip((height, width), self._windows(p, ins))):
+            extent = dilation * (kernel - 1) + 1
+            require(2 * pad <= extent,
+                    f"padding {pad} is more than half the window {extent}",
+                    "PyTorch rejects pooling padding larger than half the kernel")
+            require(size + 2 * pad >= extent,
+                    f"input {'height' if axis == 0 else 'width'} {size} plus padding "
+                    f"2*{pad} is smaller than the pooling window {extent}",
+                    "the spatial size collapses here: use a larger input")
+            sizes.append(pool_out_size(size, kernel, stride, pad, dilation, p.ceil))
+        return (channels, sizes[0], sizes[1])
+
+    def rf_step(self, p, ins, out):
+        return tuple((d * (k - 1) + 1, s, pad) for k, s, pad, d in self._windows(p, ins))
+
+
+@register
+class MaxPool(_WindowPool):
+    """Max pooling (``nn.MaxPool2d``; global: ``nn.AdaptiveMaxPool2d(1)``).
+
+    FLOPs: window size - 1 comparisons per output element.
+    """
+
+    name = "maxpool"
+    summary = "max pooling (window, stride, padding, PyTorch ceil mode, global)"
+    params = _WindowPool.params + (Param("dilation", "pair", 1, minimum=1),)
+    has_dilation = True
+
+    def flops(self, p, ins, out):
+        kh, kw = (w[0] for w in self._windows(p, ins))
+        return product(out) * (kh * kw - 1)
+
+    def build(self, p, ins, out):
+        from torch import nn
+
+        if p["global"]:
+            return nn.AdaptiveMaxPool2d(1)
+        return nn.MaxPool2d(tuple(p.kernel), tuple(p.stride or p.kernel), tuple(p.pad),
+                            tuple(p.dilation), ceil_mode=p.ceil)
+
+
+@register
+class AvgPool(_WindowPool):
+    """Average pooling (``nn.AvgPool2d``; global: ``nn.AdaptiveAvgPool2d(1)``).
+
+    FLOPs: window size additions (including the divide) per output element.
+    """
+
+    name = "avgpool"
+    summary = "average pooling (window, stride, padding, PyTorch ceil mode, global)"
+    params = _WindowPool.params + (Param("count_include_pad", "bool", True),)
+
+    def flops(self, p, ins, out):
+        kh, kw = (w[0] for w in self._windows(p, ins))
+        return product(out) * kh * kw
+
+    def build(self, p, ins, out):
+        from torch import nn
+
+        if p["global"]:
+            return nn.AdaptiveAvgPool2d(1)
+        return nn.AvgPool2d(tuple(p.kernel), tuple(p.stride or p.kernel), tuple(p.pad),
+                            ceil_mode=p.ceil, count_include_pad=p.count_include_pad)
+
+
+def adaptive_windows(size, out_size):
+    """PyTorch's adaptive windows: [floor(i*n/m), ceil((i+1)*n/m)) for i < m."""
+    return [((i * size) // out_size, ceildiv((i + 1) * size, out_size)) for i in range(out_size)]
+
+
+@register
+class AdaptiveAvgPool(LayerKind):
+    """Adaptive average pooling to a fixed size (``nn.AdaptiveAvgPool2d``).
+
+    FLOPs: the exact sum of PyTorch's window sizes (windows may overlap).
+    Receptive field: taken as a window of ceil(n/m) at stride floor(n/m),
+    exact when m divides n.
+    """
+
+    name = "adaptive_avgpool"
+    summary = "adaptive average pooling to a fixed output size"
+    params = (Param("size", "pair", minimum=1),)
+
+    def output_shape(self, p, ins):
+        channels, _, _ = spatial(self.name, ins)
+        return (channels, p.size[0], p.size[1])
+
+    def flops(self, p, ins, out):
+        _, height, width = ins[0]
+        rows = sum(end - start for start, end in adaptive_windows(height, p.size[0]))
+        cols = sum(end - start for start, end in adaptive_windows(width, p.size[1]))
+        return out[0] * rows * cols
+
+    def rf_step(self, p, ins, out):
+        sizes = ins[0][1:]
+        return tuple((ceildiv(sizes[a], p.size[a]), sizes[a] // p.size[a], 0) for a in (0, 1))
+
+    def build(self, p, ins, out):
+        from torch import nn
+
+        return nn.AdaptiveAvgPool2d(tuple(p.size))

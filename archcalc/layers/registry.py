@@ -1,0 +1,127 @@
+"""One registry of layer kinds: everything about a layer type lives in one class.
+
+Contract (each rule receives the validated parameters ``p`` and the per-sample
+input shapes ``ins``, a list of tuples without the batch axis; ``out`` is the
+shape ``output_shape`` returned):
+
+=====================  ====================================================
+``output_shape``       per-sample output shape; calls ``arith.require`` for
+                       every condition the input must meet
+``param_count``        trainable parameters
+``buffer_count``       non-trainable buffers (BN running stats and counter)
+``macs``               conv/linear multiply-accumulates, bias excluded
+``flops``              all forward FLOPs, by the rule in the kind's docstring
+``activations``        output elements this node keeps (0 for in-place/views)
+``rf_step``            per spatial axis (kernel_extent, stride, padding), or
+                       None when the layer does not move the receptive field
+``build``              a ``torch.nn.Module`` (imports torch inside)
+=====================  ====================================================
+
+Rules use only + - * // and the helpers in ``arith`` so that the same rule
+evaluates on integers and on symbols.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from archcalc.errors import SpecError
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    """One argument of a layer kind, as written in YAML.
+
+    ``type`` is one of: ``int`` (>= 0), ``positive`` (>= 1), ``pair`` (an int or
+    [h, w], each >= ``minimum``), ``float``, ``bool``, ``choice``, ``channels``
+    (a positive int, or an exact expression of the input channels ``in``).
+    """
+
+    name: str
+    type: str
+    default: Any = REQUIRED
+    choices: tuple = ()
+    minimum: int = 0
+    help: str = ""
+
+
+class LayerKind:
+    name: ClassVar[str]
+    summary: ClassVar[str] = ""
+    params: ClassVar[tuple[Param, ...]] = ()
+    arity: ClassVar[str] = "one"  # "one" input, or "many" (merges)
+
+    # --- rules -------------------------------------------------------------
+    def output_shape(self, p, ins):
+        return ins[0]
+
+    def param_count(self, p, ins, out):
+        return 0
+
+    def buffer_count(self, p, ins, out):
+        return 0
+
+    def macs(self, p, ins, out):
+        return 0
+
+    def flops(self, p, ins, out):
+        return 0
+
+    def activations(self, p, ins, out):
+        from archcalc.layers.arith import product
+
+        return product(out)
+
+    def rf_step(self, p, ins, out):
+        return None
+
+    def build(self, p, ins, out):
+        raise NotImplementedError(f"layer kind {self.name!r} has no PyTorch builder yet")
+
+    # --- schema ------------------------------------------------------------
+    def param(self, name: str) -> Param | None:
+        for param in self.params:
+            if param.name == name:
+                return param
+        return None
+
+
+REGISTRY: dict[str, LayerKind] = {}
+
+
+def register(cls: type[LayerKind]) -> type[LayerKind]:
+    if cls.name in REGISTRY:
+        raise RuntimeError(f"layer kind {cls.name!r} registered twice")
+    REGISTRY[cls.name] = cls()
+    return cls
+
+
+def _load_all() -> None:
+    # Importing the family modules fills REGISTRY through @register.
+    from archcalc.layers import activation, conv, linear, merge, norm, pool, shape  # noqa: F401
+
+
+def get_kind(name: str) -> LayerKind | None:
+    if not REGISTRY:
+        _load_all()
+    return REGISTRY.get(name)
+
+
+def all_kinds() -> dict[str, LayerKind]:
+    if not REGISTRY:
+        _load_all()
+    return dict(REGISTRY)
+
+
+def did_you_mean(word: str, candidates) -> str | None:
+    close = difflib.get_close_matches(str(word), list(candidates), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
+
+
+def unknown_key_error(key, known, what: str, where) -> SpecError:
+    known = sorted(known)
+    hint = did_you_mean(key, known) or f"known keys: {', '.join(known)}"
+    return SpecError(f"unknown key {key!r} for {what}", where=where, hint=hint)

@@ -1,0 +1,49 @@
+"""Layers that move or mask data without arithmetic: flatten and dropout."""
+from __future__ import annotations
+
+from archcalc.layers.arith import product
+from archcalc.layers.registry import LayerKind, Param, register
+
+
+@register
+class Flatten(LayerKind):
+    """Flatten C x H x W to one axis (``nn.Flatten``). A view: no new elements.
+
+    Receptive field: what follows sees the whole map, so it acts as an H x W window.
+    """
+
+    name = "flatten"
+    summary = "flatten to one axis (a view: no activation memory)"
+
+    def output_shape(self, p, ins):
+        return (product(ins[0]),)
+
+    def activations(self, p, ins, out):
+        return 0
+
+    def rf_step(self, p, ins, out):
+        if len(ins[0]) != 3:
+            return None
+        return ((ins[0][1], 1, 0), (ins[0][2], 1, 0))
+
+    def build(self, p, ins, out):
+        from torch import nn
+
+        return nn.Flatten()
+
+
+@register
+class Dropout(LayerKind):
+    """Dropout (``nn.Dropout``). Identity at inference: 0 FLOPs, 0 activations."""
+
+    name = "dropout"
+    summary = "dropout (identity at inference)"
+    params = (Param("p", "float", 0.5),)
+
+    def activations(self, p, ins, out):
+        return 0
+
+    def build(self, p, ins, out):
+        from torch import nn
+
+        return nn.Dropout(p.p)

@@ -1,0 +1,60 @@
+"""Machine-readable forms of a report: plain dicts (for JSON) and CSV rows."""
+from __future__ import annotations
+
+import csv
+import io
+
+from archcalc.analysis.report import DTYPE_BYTES, Report
+
+CSV_COLUMNS = ("name", "kind", "output_shape", "activations", "activation_bytes", "params",
+               "buffers", "macs", "flops", "rf_size", "rf_stride")
+
+
+def _number(value):
+    return value if isinstance(value, (int, float)) else str(value)
+
+
+def row_dict(row, report: Report) -> dict:
+    size = DTYPE_BYTES[report.dtype] * report.batch
+    data = {
+        "name": row.path, "kind": row.kind,
+        "output_shape": [_number(d) for d in row.output_shape],
+        "activations": _number(row.activations),
+        "activation_bytes": _number(row.activations * size),
+        "params": row.params, "buffers": row.buffers,
+        "macs": _number(row.macs * report.batch), "flops": _number(row.flops * report.batch),
+        "receptive_field": row.rf.as_dict() if row.rf else None,
+    }
+    if row.folded > 1:
+        data["folded_rows"] = row.folded
+    return data
+
+
+def report_dict(report: Report, spec=None) -> dict:
+    data = {"name": report.name}
+    if spec is not None:
+        data.update(title=spec.title, source=spec.source, file=spec.file)
+    data.update(input=list(report.input), output=list(report.output), batch=report.batch,
+                dtype=report.dtype,
+                totals={k: _number(v) for k, v in report.totals.items()},
+                layers=[row_dict(row, report) for row in report.rows])
+    return data
+
+
+def report_csv(report: Report) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in report.rows:
+        data = row_dict(row, report)
+        rf = data["receptive_field"]
+        writer.writerow([data["name"], data["kind"], "x".join(map(str, data["output_shape"])),
+                         data["activations"], data["activation_bytes"], data["params"],
+                         data["buffers"], data["macs"], data["flops"],
+                         "x".join(map(str, rf["size"])) if rf else "",
+                         "x".join(map(str, rf["stride"])) if rf else ""])
+    totals = report.totals
+    writer.writerow(["total", "", "x".join(map(str, report.output)), totals["activations"],
+                     totals["activation_bytes"], totals["params"], totals["buffers"],
+                     totals["macs"], totals["flops"], "", ""])
+    return buffer.getvalue()

@@ -1,0 +1,52 @@
+"""The one place numbers are formatted for people.
+
+Exact integers are shown with thousands separators; rounded figures use SI
+prefixes (M = 10^6) for counts and decimal megabytes (MB = 10^6 bytes) unless
+``binary`` asks for MiB (2^20), and always say which.
+"""
+from __future__ import annotations
+
+_SI = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
+_BINARY = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
+_DECIMAL = ((10**12, "TB"), (10**9, "GB"), (10**6, "MB"), (10**3, "KB"))
+
+
+def grouped(value) -> str:
+    """1234567 -> '1,234,567'; non-integers (symbols) pass through as text."""
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def si(value, digits: int = 3) -> str:
+    """1234567 -> '1.23M' (SI prefixes on counts)."""
+    if not isinstance(value, (int, float)):
+        return str(value)
+    for scale, suffix in _SI:
+        if abs(value) >= scale:
+            return f"{value / scale:.{digits}g}{suffix}"
+    return f"{value:g}"
+
+
+def size_bytes(value, binary: bool = False) -> str:
+    """Bytes in MB (10^6) by default, MiB (2^20) when ``binary``."""
+    if not isinstance(value, (int, float)):
+        return str(value)
+    for scale, suffix in (_BINARY if binary else _DECIMAL):
+        if abs(value) >= scale:
+            return f"{value / scale:.2f} {suffix}"
+    return f"{value} B"
+
+
+def shape(dims) -> str:
+    """(64, 56, 56) -> '64x56x56' (C x H x W, the spec's order)."""
+    return "x".join(str(d) for d in dims)
+
+
+def square(pair) -> str:
+    """(7, 7) -> '7'; (7, 5) -> '7x5' (receptive fields are usually square)."""
+    return str(pair[0]) if len(set(pair)) == 1 else shape(pair)
+
+
+def ratio(value: float) -> str:
+    return f"{value:.3g}x"

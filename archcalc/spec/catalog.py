@@ -1,0 +1,56 @@
+"""Find specs: bundled names (the zoo) and file paths.
+
+The zoo lives in the repository's top-level ``specs/``; a wheel installs the
+same files as ``archcalc/specs`` (see pyproject.toml). Both places are looked
+at, installed copy first.
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from archcalc.errors import Location, SpecError
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+@lru_cache(maxsize=1)
+def spec_dirs() -> tuple[Path, ...]:
+    candidates = [_PACKAGE / "specs", _PACKAGE.parent / "specs"]
+    return tuple(path for path in candidates if path.is_dir())
+
+
+@lru_cache(maxsize=1)
+def bundled() -> dict[str, Path]:
+    """Bundled spec name -> file."""
+    found: dict[str, Path] = {}
+    for folder in spec_dirs():
+        for file in sorted(folder.glob("*.yaml")):
+            found.setdefault(file.stem, file)
+    return dict(sorted(found.items()))
+
+
+def resolve(name_or_path: str) -> Path:
+    """The file for a bundled name or a path; SpecError if neither exists."""
+    looks_like_path = os.sep in name_or_path or name_or_path.endswith((".yaml", ".yml"))
+    if looks_like_path:
+        path = Path(name_or_path)
+        if not path.exists():
+            raise SpecError("no such file", where=Location(name_or_path),
+                            hint="give a path to a .yaml spec or a bundled name "
+                                 "(`archcalc list`)")
+        if path.is_dir():
+            raise SpecError("this is a folder, not a spec file", where=Location(name_or_path))
+        return path
+    specs = bundled()
+    if name_or_path in specs:
+        return specs[name_or_path]
+    if Path(name_or_path).is_file():
+        return Path(name_or_path)
+    import difflib
+
+    close = difflib.get_close_matches(name_or_path, list(specs), n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}?" if close else "run `archcalc list` for the zoo"
+    raise SpecError(f"unknown model {name_or_path!r}: not a bundled spec or a file",
+                    hint=hint)

@@ -1,0 +1,319 @@
+"""Expand a spec's items (templates, repeat, first/last, when, branches) into nodes.
+
+Naming: a node's local name is its ``name:`` or, if none, the op plus a
+counter within its container (``conv1``, ``conv2``, ``maxpool1``); repeat
+copies are ``0..n-1``. A template call whose body is a single unnamed item
+becomes that item (so ``layer1.0`` *is* the residual branch); otherwise the
+call is a container of the body's nodes.
+"""
+from __future__ import annotations
+
+import re
+
+from archcalc.errors import Location, SpecError
+from archcalc.layers.registry import all_kinds, did_you_mean, get_kind, unknown_key_error
+from archcalc.spec import params as param_check
+from archcalc.spec.expr import evaluate, is_expression, references, whole
+from archcalc.spec.model import Branch, Layer, Params, Sequence
+from archcalc.spec.yamlsource import YamlList, YamlMap
+
+CONTROL_KEYS = ("name", "repeat", "first", "last", "when", "expect", "paper")
+BRANCH_KEYS = ("paths", "merge", "act")
+MAX_REPEAT = 10_000
+MAX_NODES = 100_000
+MAX_TEMPLATE_DEPTH = 32
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+REQUIRED_ARG = "required"
+
+
+class Template:
+    def __init__(self, name: str, args: dict, body: YamlList, where: Location):
+        self.name, self.args, self.body, self.where = name, args, body, where
+
+
+def _where(container, key, fallback: Location) -> Location:
+    if isinstance(container, (YamlMap, YamlList)):
+        return container.where_of(key)
+    return fallback
+
+
+class Expander:
+    def __init__(self, file: str, defaults: dict, templates: dict[str, Template]):
+        self.file = file
+        self.defaults = defaults  # op -> YamlMap of defaults
+        self.templates = templates
+        self.node_count = 0
+
+    # --- values ------------------------------------------------------------
+    def substitute(self, value, args: dict, where: Location, node: str):
+        """Replace ``$name`` references by template arguments, recursively in lists."""
+        if isinstance(value, list):
+            return [self.substitute(item, args, where, node) for item in value]
+        if not isinstance(value, str) or "$" not in value:
+            return value
+        for ref in references(value):
+            if ref not in args:
+                hint = did_you_mean(ref, args) or (
+                    f"this template's arguments: {', '.join(args)}" if args
+                    else "`$name` works only inside a template body")
+                raise SpecError(f"unknown template argument ${ref}", where=where, node=node,
+                                hint=hint)
+        whole_ref = re.fullmatch(r"\$([A-Za-z_][A-Za-z0-9_]*)", value.strip())
+        if whole_ref:
+            return args[whole_ref.group(1)]
+        if re.search(r"(?<!\$)\bin\b", value):
+            # keep the input-channel expression, with the numbers put in
+            return re.sub(r"\$([A-Za-z_][A-Za-z0-9_]*)", lambda m: f"({args[m.group(1)]})", value)
+        try:
+            return whole(evaluate(value, args), value)
+        except SpecError as exc:
+            raise exc.located(where, node) from None
+
+    # --- items -------------------------------------------------------------
+    def parse_item(self, item, where: Location, container: str):
+        if isinstance(item, str):
+            return item, YamlMap()
+        if isinstance(item, dict) and len(item) == 1:
+            op, body = next(iter(item.items()))
+            if body is None:
+                body = YamlMap()
+            if not isinstance(body, dict):
+                raise SpecError(f"the arguments of `{op}` must be a mapping, got {body!r}",
+                                where=where, node=container or None,
+                                hint=f"write `- {op}: {{key: value, ...}}`")
+            if not isinstance(body, YamlMap):
+                body = YamlMap(body)
+            if not hasattr(body, "where"):
+                body.where, body.value_where = where, {}
+            return str(op), body
+        raise SpecError(
+            f"a layer item must be an op name or a one-key mapping, got {_short(item)}",
+            where=where, node=container or None,
+            hint="write `- conv: {out: 64, kernel: 3}`; put repeat/name inside the arguments")
+
+    def expand_items(self, items, where: Location, prefix: str, args: dict, stack: tuple):
+        if items is None:
+            return []
+        if not isinstance(items, list):
+            raise SpecError(f"expected a list of layers, got {_short(items)}", where=where,
+                            node=prefix or None, hint="start each layer with `- `")
+        nodes, names, counters = [], {}, {}
+        for index, item in enumerate(items):
+            item_where = _where(items, index, where)
+            op, body = self.parse_item(item, item_where, prefix)
+            if "when" in body:
+                condition = self.substitute(body["when"], args, body.where_of("when"), prefix)
+                if not isinstance(condition, bool):
+                    raise SpecError(f"`when` must be true or false, got {condition!r}",
+                                    where=body.where_of("when"), node=prefix or None)
+                if not condition:
+                    continue
+            if "name" in body:
+                local = self.substitute(body["name"], args, body.where_of("name"), prefix)
+                if not isinstance(local, str) or not _NAME.match(local):
+                    raise SpecError(f"bad node name {local!r}", where=body.where_of("name"),
+                                    node=prefix or None,
+                                    hint="names are letters, digits and _, not starting with a "
+                                         "digit; dots come from nesting")
+            else:
+                counters[op] = counters.get(op, 0) + 1
+                local = f"{op}{counters[op]}"
+            if local in names:
+                raise SpecError(f"two nodes named {local!r} in {prefix or 'the top level'}",
+                                where=item_where, node=prefix or None,
+                                hint=f"the first is at line {names[local].line}; give one a "
+                                     "different `name`")
+            names[local] = item_where
+            path = f"{prefix}.{local}" if prefix else local
+            nodes.append(self.expand_named(op, body, item_where, path, args, stack))
+        return nodes
+
+    def expand_named(self, op, body: YamlMap, where, path, args, stack):
+        """One item, already named and past its `when`; handles `repeat`."""
+        expect = self.read_expect(body, args, path)
+        if "repeat" not in body:
+            for key in ("first", "last"):
+                if key in body:
+                    raise SpecError(f"`{key}` only makes sense with `repeat`",
+                                    where=body.where_of(key), node=path)
+            plain = {k: v for k, v in body.items() if k not in CONTROL_KEYS}
+            return self.expand_one(op, plain, body, where, path, args, stack, expect,
+                                   body.get("paper"))
+        count = self.substitute(body["repeat"], args, body.where_of("repeat"), path)
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_REPEAT:
+            raise SpecError(f"`repeat` must be a whole number from 1 to {MAX_REPEAT}, "
+                            f"got {count!r}", where=body.where_of("repeat"), node=path)
+        overrides = {}
+        for key in ("first", "last"):
+            value = body.get(key) or {}
+            if not isinstance(value, dict):
+                raise SpecError(f"`{key}` must be a mapping of overrides, got {value!r}",
+                                where=body.where_of(key), node=path)
+            overrides[key] = value
+        base = {k: v for k, v in body.items() if k not in CONTROL_KEYS}
+        children = []
+        for copy in range(count):
+            merged = dict(base)
+            source = {k: body for k in base}
+            for key, applies in (("first", copy == 0), ("last", copy == count - 1)):
+                if applies:
+                    for name, value in overrides[key].items():
+                        if name in ("name", "repeat", "first", "last", "expect"):
+                            raise SpecError(f"`{name}` cannot be overridden in `{key}`",
+                                            where=body.where_of(key), node=path)
+                        merged[name] = value
+                        source[name] = overrides[key]
+            if "when" in merged:
+                condition = self.substitute(merged.pop("when"), args, where, path)
+                if condition is False:
+                    continue
+            children.append(self.expand_one(op, merged, _Sourced(source, where), where,
+                                            f"{path}.{copy}", args, stack, None, None))
+        return Sequence(path, tuple(children), where, expect, body.get("paper"))
+
+    def read_expect(self, body, args, path):
+        if "expect" not in body:
+            return None
+        value = self.substitute(body["expect"], args, body.where_of("expect"), path)
+        if not isinstance(value, list) or not value or \
+                not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+            raise SpecError(f"`expect` must be an output shape like [64, 56, 56], got {value!r}",
+                            where=body.where_of("expect"), node=path)
+        return tuple(value)
+
+    def count_node(self, where, path):
+        self.node_count += 1
+        if self.node_count > MAX_NODES:
+            raise SpecError(f"the spec expands to more than {MAX_NODES} nodes", where=where,
+                            node=path, hint="check `repeat` counts and nested templates")
+
+    def expand_one(self, op, given: dict, located, where, path, args, stack, expect, paper):
+        """A single node from op and its (non-control) arguments."""
+        self.count_node(where, path)
+
+        def where_of(key):
+            return located.where_of(key) if key is not None else where
+
+        values = {k: self.substitute(v, args, where_of(k), path)
+                  for k, v in given.items() if k not in ("paths",)}
+        if op == "branch":
+            return self.expand_branch(given, values, where_of, where, path, args, stack, expect,
+                                      paper)
+        if op in self.templates:
+            return self.expand_call(self.templates[op], values, where_of, where, path, stack,
+                                    expect, paper)
+        kind = get_kind(op)
+        if kind is None or kind.arity != "one":
+            options = [k for k, v in all_kinds().items() if v.arity == "one"]
+            options += list(self.templates) + ["branch"]
+            raise SpecError(f"unknown op {op!r}", where=where, node=path,
+                            hint=did_you_mean(op, options) or
+                            "run `archcalc kinds` to list the layer kinds")
+        defaults = self.defaults.get(op, {})
+        merged = dict(defaults)
+        merged.update(values)
+
+        def where_param(key):
+            if key is None or key in values:
+                return where_of(key)
+            return _where(defaults, key, where)
+
+        return Layer(path, op, param_check.validate(kind, merged, where_param, path), where,
+                     expect, paper)
+
+    def expand_branch(self, given, values, where_of, where, path, args, stack, expect, paper):
+        for key in values:
+            if key not in BRANCH_KEYS:
+                raise unknown_key_error(key, BRANCH_KEYS + CONTROL_KEYS, "`branch`",
+                                        where_of(key)).located(None, path)
+        merge = values.get("merge")
+        merge_kind = get_kind(merge) if isinstance(merge, str) else None
+        if merge_kind is None or merge_kind.arity != "many":
+            merges = [k for k, v in all_kinds().items() if v.arity == "many"]
+            raise SpecError(f"`branch` needs `merge: {' | '.join(merges)}`, got {merge!r}",
+                            where=where_of("merge" if "merge" in values else None), node=path,
+                            hint=did_you_mean(merge, merges) if merge else None)
+        merge_params = param_check.validate(
+            merge_kind, {k: v for k, v in values.items() if k == "act"}, where_of, path)
+        raw_paths = given.get("paths")
+        if not isinstance(raw_paths, dict) or not raw_paths:
+            raise SpecError("`branch` needs `paths`: a mapping of path name to a list of layers",
+                            where=where_of("paths" if "paths" in given else None), node=path,
+                            hint="an empty list is the identity path")
+        paths = []
+        for name, items in raw_paths.items():
+            if not isinstance(name, str) or not _NAME.match(name):
+                raise SpecError(f"bad path name {name!r}", where=where_of("paths"), node=path)
+            sub = f"{path}.{name}"
+            item_where = _where(raw_paths, name, where)
+            children = self.expand_items(items if items is not None else [], item_where, sub,
+                                         args, stack)
+            paths.append((name, Sequence(sub, tuple(children), item_where)))
+        return Branch(path, tuple(paths), merge, merge_params, where, expect, paper)
+
+    def expand_call(self, template, values, where_of, where, path, stack, expect, paper):
+        if template.name in stack:
+            chain = " -> ".join(stack + (template.name,))
+            raise SpecError(f"template {template.name!r} calls itself ({chain})", where=where,
+                            node=path, hint="templates cannot be recursive; use `repeat`")
+        if len(stack) >= MAX_TEMPLATE_DEPTH:
+            raise SpecError(f"templates nest deeper than {MAX_TEMPLATE_DEPTH}", where=where,
+                            node=path)
+        bound = {}
+        for key, value in values.items():
+            if key not in template.args:
+                raise SpecError(
+                    f"template {template.name!r} has no argument {key!r}", where=where_of(key),
+                    node=path, hint=did_you_mean(key, template.args) or
+                    f"its arguments: {', '.join(template.args) or '(none)'}")
+            bound[key] = value
+        for key, default in template.args.items():
+            if key not in bound:
+                if default == REQUIRED_ARG:
+                    raise SpecError(f"template {template.name!r} needs argument {key!r}",
+                                    where=where, node=path)
+                bound[key] = default
+        body = template.body
+        inner_stack = stack + (template.name,)
+        if len(body) == 1:
+            op, item = self.parse_item(body[0], body.where_of(0), path)
+            if "name" not in item:
+                if "when" in item:
+                    condition = self.substitute(item["when"], bound, item.where_of("when"), path)
+                    if condition is False:
+                        return Sequence(path, (), where, expect, paper)
+                    item = _without(item, "when")
+                node = self.expand_named(op, item, body.where_of(0), path, bound, inner_stack)
+                return _with_expect(node, expect, paper)
+        children = self.expand_items(body, template.where, path, bound, inner_stack)
+        return Sequence(path, tuple(children), where, expect, paper)
+
+
+class _Sourced:
+    """Locations for a repeat copy whose arguments come from body or first/last."""
+
+    def __init__(self, sources: dict, where: Location):
+        self.sources, self.where = sources, where
+
+    def where_of(self, key):
+        source = self.sources.get(key)
+        return _where(source, key, self.where) if source is not None else self.where
+
+
+def _without(body: YamlMap, key) -> YamlMap:
+    copy = YamlMap((k, v) for k, v in body.items() if k != key)
+    copy.where, copy.value_where = body.where, body.value_where
+    return copy
+
+
+def _with_expect(node, expect, paper):
+    if expect is None and paper is None:
+        return node
+    from dataclasses import replace
+
+    return replace(node, expect=expect or node.expect, paper=paper or node.paper)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

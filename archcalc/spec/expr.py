@@ -1,0 +1,84 @@
+"""Exact arithmetic expressions in spec values: ``$growth*4``, ``in/2``.
+
+A string value that mentions ``$name`` or the input channels ``in`` is an
+expression over integers with + - * / and parentheses. Division is exact
+(fractions); a result that is not a whole number is an error, never rounded.
+Only arithmetic is allowed: no calls, attributes or other names.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from archcalc.errors import SpecError
+
+_REF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
+           ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: Fraction(a) / Fraction(b)}
+
+
+def references(text: str) -> list[str]:
+    return _REF.findall(text)
+
+
+def is_expression(value) -> bool:
+    return isinstance(value, str) and ("$" in value or re.search(r"\bin\b", value) is not None)
+
+
+def evaluate(text: str, names: dict) -> Fraction:
+    """Evaluate ``text`` (``$x`` written as ``x``) with the given integer names."""
+    source = _REF.sub(lambda m: f"arg_{m.group(1)}", re.sub(r"(?<!\$)\bin\b", "in_", text))
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError:
+        raise SpecError(f"cannot read the expression {text!r}",
+                        hint="use numbers, $arguments, `in`, + - * / and parentheses") from None
+
+    def walk(node):
+        if isinstance(node, ast.Expression):
+            return walk(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, int) \
+                and not isinstance(node.value, bool):
+            return Fraction(node.value)
+        if isinstance(node, ast.Name):
+            key = "in" if node.id == "in_" else node.id.removeprefix("arg_")
+            if key not in names:
+                raise SpecError(f"unknown name {key!r} in expression {text!r}")
+            value = names[key]
+            if isinstance(value, bool) or not isinstance(value, (int, Fraction)):
+                raise SpecError(f"{key!r} is {value!r}, not a number, in expression {text!r}")
+            return Fraction(value)
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            right = walk(node.right)
+            if isinstance(node.op, ast.Div) and right == 0:
+                raise SpecError(f"division by zero in expression {text!r}")
+            return _BINARY[type(node.op)](walk(node.left), right)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            value = walk(node.operand)
+            return -value if isinstance(node.op, ast.USub) else value
+        raise SpecError(f"expression {text!r} may only use numbers, $arguments, `in`, "
+                        "+ - * / and parentheses")
+
+    return walk(tree)
+
+
+def whole(value: Fraction, text: str) -> int:
+    if value.denominator != 1:
+        raise SpecError(f"{text!r} gives {value}, not a whole number",
+                        hint="channel counts must divide exactly")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class ChannelExpr:
+    """A channel count that depends on the input channels, e.g. ``in/2``."""
+
+    text: str
+
+    def resolve(self, in_channels) -> int:
+        return whole(evaluate(self.text, {"in": in_channels}), self.text)
+
+    def __str__(self) -> str:
+        return self.text

@@ -1,0 +1,145 @@
+"""Load a spec by name or path: read YAML, check the top level, expand the graph."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from archcalc.errors import Location, SpecError
+from archcalc.layers.registry import all_kinds, did_you_mean, unknown_key_error
+from archcalc.spec import catalog
+from archcalc.spec.expand import REQUIRED_ARG, Expander, Template
+from archcalc.spec.model import Spec
+from archcalc.spec.yamlsource import YamlMap, read_yaml
+
+TOP_KEYS = ("archcalc", "name", "title", "source", "input", "defaults", "templates", "layers",
+            "expect", "paper")
+EXPECT_KEYS = ("output", "params", "buffers", "macs", "flops", "activations")
+FORMAT_VERSION = 1
+MAX_INPUT_SIDE = 1 << 16
+
+
+def load_spec(name_or_path, input_shape=None) -> Spec:
+    """A Spec from a bundled name (``vgg16``) or a YAML file path.
+
+    ``input_shape`` (C, H, W) replaces the spec's own input.
+    """
+    path = catalog.resolve(str(name_or_path))
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SpecError("the file is not UTF-8 text", where=Location(str(path))) from None
+    except OSError as exc:
+        raise SpecError(f"cannot read the file: {exc.strerror}", where=Location(str(path))) \
+            from None
+    return parse_spec(text, str(path), input_shape)
+
+
+def parse_spec(text: str, filename: str, input_shape=None) -> Spec:
+    document = read_yaml(text, filename)
+    top = Location(filename, 1, 1)
+    if document is None:
+        raise SpecError("the spec is empty", where=top,
+                        hint="start with `archcalc: 1`, `name:`, `input:` and `layers:`")
+    if not isinstance(document, YamlMap):
+        raise SpecError(f"the spec must be a mapping at the top level, got a "
+                        f"{type(document).__name__}", where=top,
+                        hint="start with `archcalc: 1`, `name:`, `input:` and `layers:`")
+    for key in document:
+        if key not in TOP_KEYS:
+            raise unknown_key_error(key, TOP_KEYS, "a spec", document.where_of(key))
+    for key in ("archcalc", "name", "input", "layers"):
+        if key not in document:
+            raise SpecError(f"the spec needs a top-level `{key}`", where=top)
+    if document["archcalc"] != FORMAT_VERSION:
+        raise SpecError(f"unsupported spec format version {document['archcalc']!r}",
+                        where=document.where_of("archcalc"),
+                        hint=f"this archcalc reads `archcalc: {FORMAT_VERSION}`")
+    name = document["name"]
+    if not isinstance(name, str) or not name:
+        raise SpecError("`name` must be a non-empty string", where=document.where_of("name"))
+    shape = tuple(input_shape) if input_shape is not None else \
+        read_input(document["input"], document.where_of("input"))
+    expander = Expander(filename, read_defaults(document), read_templates(document))
+    root_items = document["layers"]
+    children = expander.expand_items(root_items, document.where_of("layers"), "", {}, ())
+    if not children:
+        raise SpecError("`layers` is empty", where=document.where_of("layers"))
+    from archcalc.spec.model import Sequence
+
+    return Spec(name=name, source=str(document.get("source", "")), input=shape,
+                root=Sequence("", tuple(children), document.where_of("layers")), file=filename,
+                title=str(document.get("title", "")), expect=read_file_expect(document),
+                paper=document.get("paper"), raw=document)
+
+
+def read_input(value, where) -> tuple:
+    if not isinstance(value, list) or len(value) not in (1, 3) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise SpecError(f"`input` must be [C, H, W] (or [features]), got {value!r}", where=where)
+    if any(v < 1 for v in value):
+        raise SpecError(f"`input` sizes must be positive, got {value!r}", where=where)
+    if any(v > MAX_INPUT_SIDE for v in value):
+        raise SpecError(f"`input` sizes above {MAX_INPUT_SIDE} are not supported", where=where)
+    return tuple(value)
+
+
+def read_defaults(document) -> dict:
+    defaults = document.get("defaults") or YamlMap()
+    if not isinstance(defaults, dict):
+        raise SpecError("`defaults` must map op names to their default arguments",
+                        where=document.where_of("defaults"))
+    kinds = all_kinds()
+    for op, values in defaults.items():
+        if op not in kinds:
+            raise SpecError(f"`defaults` names unknown op {op!r}", where=defaults.where_of(op),
+                            hint=did_you_mean(op, kinds))
+        if not isinstance(values, dict):
+            raise SpecError(f"defaults for `{op}` must be a mapping", where=defaults.where_of(op))
+    return dict(defaults)
+
+
+def read_templates(document) -> dict:
+    raw = document.get("templates") or YamlMap()
+    if not isinstance(raw, dict):
+        raise SpecError("`templates` must map template names to {args, body}",
+                        where=document.where_of("templates"))
+    kinds = all_kinds()
+    templates = {}
+    for name, definition in raw.items():
+        where = raw.where_of(name)
+        if name in kinds or name == "branch":
+            raise SpecError(f"template name {name!r} hides the layer kind of that name",
+                            where=where, hint="choose another template name")
+        if not isinstance(definition, dict) or "body" not in definition:
+            raise SpecError(f"template {name!r} needs `body:` (and optionally `args:`)",
+                            where=where)
+        for key in definition:
+            if key not in ("args", "body"):
+                raise unknown_key_error(key, ("args", "body"), f"template {name!r}",
+                                        definition.where_of(key))
+        args = definition.get("args") or {}
+        if not isinstance(args, dict):
+            raise SpecError(f"`args` of template {name!r} must map names to defaults "
+                            f"(or `{REQUIRED_ARG}`)", where=definition.where_of("args"))
+        body = definition["body"]
+        if not isinstance(body, list) or not body:
+            raise SpecError(f"`body` of template {name!r} must be a non-empty list of layers",
+                            where=definition.where_of("body"))
+        templates[name] = Template(name, dict(args), body, definition.where_of("body"))
+    return templates
+
+
+def read_file_expect(document) -> dict:
+    expect = document.get("expect") or {}
+    if not isinstance(expect, dict):
+        raise SpecError("`expect` must be a mapping like {output: [1000], params: 123}",
+                        where=document.where_of("expect"))
+    for key, value in expect.items():
+        if key not in EXPECT_KEYS:
+            raise unknown_key_error(key, EXPECT_KEYS, "`expect`", expect.where_of(key))
+        ok = (isinstance(value, list) and all(isinstance(v, int) for v in value)) \
+            if key == "output" else (isinstance(value, int) and not isinstance(value, bool))
+        if not ok:
+            raise SpecError(f"`expect.{key}` has the wrong form: {value!r}",
+                            where=expect.where_of(key),
+                            hint="output is a shape list; the others are whole numbers")
+    return dict(expect)

@@ -1,0 +1,82 @@
+"""The expanded layer graph: what a spec becomes after templates and repeats.
+
+Three node types, all frozen. ``path`` is the dotted PyTorch module path the
+builder creates for the node (``layer2.0.main.conv2``); the root's path is "".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from archcalc.errors import Location
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of a registered kind, with validated parameters."""
+
+    path: str
+    kind: str
+    params: "Params"
+    where: Location
+    expect: tuple | None = None
+    paper: Any = None
+
+
+@dataclass(frozen=True)
+class Sequence:
+    """Children run one after another (``nn.Sequential``-like container)."""
+
+    path: str
+    children: tuple
+    where: Location
+    expect: tuple | None = None
+    paper: Any = None
+
+
+@dataclass(frozen=True)
+class Branch:
+    """Parallel paths from one input, joined by a merge kind (``add``/``concat``).
+
+    An empty path is the identity. ``merge_params`` holds the merge's own
+    parameters (the activation after the merge).
+    """
+
+    path: str
+    paths: tuple  # ((name, Sequence), ...)
+    merge: str
+    merge_params: "Params"
+    where: Location
+    expect: tuple | None = None
+    paper: Any = None
+
+
+Node = Layer | Sequence | Branch
+
+
+class Params(dict):
+    """Validated layer parameters; read as attributes (``p.kernel``) in rules."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __hash__(self):
+        return hash(tuple(sorted((k, repr(v)) for k, v in self.items())))
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A loaded spec: metadata, the input shape and the expanded graph."""
+
+    name: str
+    source: str
+    input: tuple
+    root: Sequence
+    file: str
+    title: str = ""
+    expect: dict = field(default_factory=dict)
+    paper: Any = None
+    raw: Any = None  # the YAML document, for writing the spec back out

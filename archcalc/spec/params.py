@@ -1,0 +1,98 @@
+"""Validate one layer's YAML arguments against its kind's parameter schema."""
+from __future__ import annotations
+
+from archcalc.errors import SpecError
+from archcalc.layers.registry import REQUIRED, LayerKind, Param, did_you_mean, unknown_key_error
+from archcalc.spec.expr import ChannelExpr, evaluate, is_expression
+from archcalc.spec.model import Params
+
+MAX_INT = 1 << 31
+_YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number_hint(value) -> str | None:
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return None
+        return "this is a quoted string; write the number without quotes"
+    return None
+
+
+def _check_int(param: Param, value, minimum: int):
+    if not _is_int(value):
+        raise SpecError(f"`{param.name}` must be a whole number, got {value!r}",
+                        hint=_number_hint(value) or param.help or None)
+    if value < minimum:
+        raise SpecError(f"`{param.name}` must be at least {minimum}, got {value}")
+    if value > MAX_INT:
+        raise SpecError(f"`{param.name}` is {value}, larger than this tool accepts ({MAX_INT})")
+    return value
+
+
+def coerce(param: Param, value):
+    """The validated value for one parameter, or a SpecError without location."""
+    if value is None and param.default is None:
+        return None
+    kind = param.type
+    if kind == "int":
+        return _check_int(param, value, max(param.minimum, 0))
+    if kind == "positive":
+        return _check_int(param, value, max(param.minimum, 1))
+    if kind == "pair":
+        items = value if isinstance(value, list) else [value, value]
+        if len(items) != 2:
+            raise SpecError(f"`{param.name}` must be a number or [height, width], got {value!r}")
+        return tuple(_check_int(param, item, param.minimum) for item in items)
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SpecError(f"`{param.name}` must be a number, got {value!r}",
+                            hint=_number_hint(value))
+        return float(value)
+    if kind == "bool":
+        if not isinstance(value, bool):
+            hint = ("specs read YAML 1.2: write true or false"
+                    if str(value).lower() in _YAML11_BOOLS else None)
+            raise SpecError(f"`{param.name}` must be true or false, got {value!r}", hint=hint)
+        return value
+    if kind == "choice":
+        if value not in param.choices:
+            raise SpecError(f"`{param.name}` must be one of {', '.join(map(str, param.choices))}, "
+                            f"got {value!r}", hint=did_you_mean(value, param.choices))
+        return value
+    if kind == "channels":
+        if is_expression(value):
+            if "$" in value:
+                raise SpecError(f"`{param.name}` refers to a template argument outside a template")
+            evaluate(value, {"in": 1})  # syntax check now; exactness at analysis
+            return ChannelExpr(value)
+        return _check_int(param, value, 1)
+    raise AssertionError(f"unknown parameter type {kind}")
+
+
+def validate(kind: LayerKind, given: dict, where_of, node: str) -> Params:
+    """Check names and values; ``given`` maps key -> value, ``where_of(key)`` its Location."""
+    known = {param.name for param in kind.params}
+    for key in given:
+        if key not in known:
+            raise unknown_key_error(key, known | {"name", "repeat", "first", "last", "when",
+                                                  "expect"}, f"`{kind.name}`", where_of(key)
+                                    ).located(None, node)
+    result = Params()
+    for param in kind.params:
+        if param.name in given:
+            try:
+                result[param.name] = coerce(param, given[param.name])
+            except SpecError as exc:
+                raise exc.located(where_of(param.name), node) from None
+        elif param.default is REQUIRED:
+            raise SpecError(f"`{kind.name}` needs `{param.name}`", where=where_of(None), node=node,
+                            hint=param.help or None)
+        else:
+            result[param.name] = coerce(param, param.default)
+    return result
