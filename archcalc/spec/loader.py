@@ -10,8 +10,8 @@ from archcalc.spec.expand import REQUIRED_ARG, Expander, Template
 from archcalc.spec.model import Spec
 from archcalc.spec.yamlsource import YamlMap, read_yaml
 
-TOP_KEYS = ("archcalc", "name", "title", "source", "input", "defaults", "templates", "layers",
-            "expect", "paper")
+TOP_KEYS = ("archcalc", "name", "title", "source", "torchvision", "input", "defaults",
+            "templates", "layers", "expect", "paper")
 EXPECT_KEYS = ("output", "params", "buffers", "macs", "flops", "activations")
 FORMAT_VERSION = 1
 MAX_INPUT_SIDE = 1 << 16
@@ -65,7 +65,12 @@ def parse_spec(text: str, filename: str, input_shape=None) -> Spec:
         raise SpecError("`layers` is empty", where=document.where_of("layers"))
     from archcalc.spec.model import Sequence
 
+    torchvision = document.get("torchvision")
+    if torchvision is not None and not isinstance(torchvision, str):
+        raise SpecError("`torchvision` names the torchvision model this spec reproduces, "
+                        "e.g. `torchvision: resnet50`", where=document.where_of("torchvision"))
     return Spec(name=name, source=str(document.get("source", "")), input=shape,
+                torchvision=torchvision,
                 root=Sequence("", tuple(children), document.where_of("layers")), file=filename,
                 title=str(document.get("title", "")), expect=read_file_expect(document),
                 paper=document.get("paper"), raw=document)

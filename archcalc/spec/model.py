@@ -77,6 +77,7 @@ class Spec:
     root: Sequence
     file: str
     title: str = ""
+    torchvision: str | None = None  # the torchvision builder whose structure this reproduces
     expect: dict = field(default_factory=dict)
     paper: Any = None
     raw: Any = None  # the YAML document, for writing the spec back out
