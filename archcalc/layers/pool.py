@@ -48,8 +48,9 @@ class _WindowPool(LayerKind):
         for axis, (size, (kernel, stride, pad, dilation)) in enumerate(
                 zip((height, width), self._windows(p, ins))):
             extent = dilation * (kernel - 1) + 1
-            require(2 * pad <= extent,
-                    f"padding {pad} is more than half the window {extent}",
+            # PyTorch's pool2d_shape_check: pad <= kernel // 2 (the kernel, not its extent)
+            require(2 * pad <= kernel,
+                    f"padding {pad} is more than half the kernel {kernel}",
                     "PyTorch rejects pooling padding larger than half the kernel")
             require(size + 2 * pad >= extent,
                     f"input {'height' if axis == 0 else 'width'} {size} plus padding "
