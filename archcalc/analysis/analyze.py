@@ -42,6 +42,9 @@ class Analyzer:
     def __init__(self, check_expect: bool):
         self.check_expect = check_expect
         self.rows: list[Row] = []
+        # path -> (kind, resolved params, input shapes, output shape): what the
+        # builder needs to instantiate each node without re-deriving shapes.
+        self.calls: dict = {}
 
     def expect(self, node, shape) -> None:
         if self.check_expect and node.expect is not None and tuple(node.expect) != tuple(shape):
@@ -75,6 +78,7 @@ class Analyzer:
         except ArchcalcError as exc:
             raise exc.located(node.where, node.path) from None
         self.rows.append(row)
+        self.calls[node.path] = (kind, params, ins, out)
         return out, row.rf
 
     def visit_layer(self, node: Layer, shape, rf):
@@ -106,6 +110,7 @@ def analyze(spec: Spec, input_shape=None, *, batch: int = 1, dtype: str = "fp32"
                              rf=_rf_start(shape)))
     analyzer.visit(spec.root, shape, analyzer.rows[0].rf)
     report = Report(spec.name, shape, analyzer.rows, batch, dtype)
+    report.calls = analyzer.calls
     if check_expect:
         check_file_expect(spec, report)
     return report

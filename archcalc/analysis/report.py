@@ -53,6 +53,7 @@ class Report:
     batch: int = 1
     dtype: str = "fp32"
     totals: dict = field(init=False)
+    calls: dict = field(default_factory=dict, repr=False)  # set by analyze()
 
     def __post_init__(self):
         self.totals = self.compute_totals()

@@ -12,6 +12,9 @@ COMMANDS = {
     "table": ("archcalc.cli.cmd_table", "Per-layer table: shapes, memory, params, MACs, RF."),
     "check": ("archcalc.cli.cmd_check", "Validate specs and verify their expect: facts."),
     "kinds": ("archcalc.cli.cmd_kinds", "List the layer kinds a spec can use."),
+    "verify": ("archcalc.cli.cmd_verify",
+               "Build, run once, compare with fvcore, FlopCounterMode and hooks."),
+    "build": ("archcalc.cli.cmd_build", "Build the spec as a PyTorch module; load/save weights."),
 }
 
 

@@ -34,3 +34,16 @@ dtype_option = click.option("--dtype", type=click.Choice(sorted(DTYPE_BYTES)), d
 def format_option(*choices: str):
     return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0],
                         show_default=True, help="output format")
+
+
+def require_torch() -> None:
+    """A clear message instead of an ImportError when the torch extra is missing."""
+    import importlib.util
+
+    from archcalc.errors import ArchcalcError
+
+    missing = [name for name in ("torch", "torchvision")
+               if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ArchcalcError(f"this command needs {' and '.join(missing)}",
+                            hint="pip install 'archcalc[torch]'")

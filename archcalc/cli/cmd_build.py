@@ -1,0 +1,46 @@
+"""`archcalc build`: the spec as a PyTorch module; load, save and (with --train) train it."""
+from __future__ import annotations
+
+import click
+
+from archcalc.cli import console
+from archcalc.cli.options import input_option, parse_input, require_torch, spec_argument
+
+
+@click.command("build")
+@spec_argument
+@input_option
+@click.option("--weights", type=click.Path(dir_okay=False), default=None,
+              help="load a state dict: archcalc's own or torchvision's (mapped by structure)")
+@click.option("--save", type=click.Path(dir_okay=False), default=None,
+              help="write the model's state dict here (atomically)")
+@click.option("--layout", type=click.Choice(["archcalc", "torchvision"]), default="archcalc",
+              show_default=True, help="key names of the saved file; torchvision's loads into "
+                                      "its model with strict=True")
+def command(spec, input_text, weights, save, layout):
+    """Build NAME|PATH as an nn.Module and print its summary (params, MACs,
+    activation memory from the analysis); optionally load weights and save them."""
+    require_torch()
+    from archcalc.analysis.analyze import analyze
+    from archcalc.render import units
+    from archcalc.spec.loader import load_spec
+    from archcalc.torchgraph.builder import build_module
+    from archcalc.torchgraph.weights import load_weights, save_atomic, to_layout
+
+    loaded = load_spec(spec)
+    shape = parse_input(input_text)
+    report = analyze(loaded, shape)
+    model = build_module(loaded, shape)
+    totals = report.totals
+    console.out().print(
+        f"built {loaded.name} for input {units.shape(report.input)}: "
+        f"{units.grouped(totals['params'])} params, {units.grouped(totals['buffers'])} buffers, "
+        f"{units.si(totals['macs'])} MACs, {units.size_bytes(totals['activation_bytes'])} "
+        f"activations per image (fp32), {sum(1 for _ in model.modules())} modules",
+        markup=False)
+    if weights:
+        load_weights(model, weights)
+        console.out().print(f"loaded {weights}", markup=False)
+    if save:
+        save_atomic(to_layout(model.state_dict(), loaded, layout), save)
+        console.out().print(f"saved {save} ({layout} layout)", markup=False)

@@ -1,0 +1,71 @@
+"""`archcalc verify`: the analysis against the built module, fvcore and FlopCounterMode."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from archcalc.cli import console
+from archcalc.cli.options import format_option, input_option, parse_input, require_torch
+
+
+@click.command("verify")
+@click.argument("specs", metavar="NAME|PATH...", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="verify every bundled spec")
+@input_option
+@format_option("rich", "json")
+def command(specs, every, input_text, fmt):
+    """Build each spec in eval mode on CPU, run one forward pass and compare node
+    by node: output shapes (forward hooks), activation elements, params and
+    buffers per submodule, conv/linear MACs per module (fvcore) and the total
+    (FlopCounterMode / 2). Operators fvcore has no rule for (max-pool, add,
+    concat) are listed as not counted, not as failures.
+
+    Exit status 0 when everything agrees, 1 when anything differs.
+    """
+    require_torch()
+    from archcalc.spec.catalog import bundled
+    from archcalc.spec.loader import load_spec
+    from archcalc.verify.compare import verify_spec
+
+    names = list(bundled()) if every else list(specs)
+    if not names:
+        raise click.UsageError("give NAME|PATH... or --all")
+    shape = parse_input(input_text)
+    results, failed = {}, []
+    for name in names:
+        spec = load_spec(name)
+        checks = verify_spec(spec, shape)
+        results[name] = checks
+        if any(check.status == "mismatch" for check in checks):
+            failed.append(name)
+    if fmt == "json":
+        console.print_text(json.dumps(
+            {name: {"ok": name not in failed, "checks": [c.as_dict() for c in checks]}
+             for name, checks in results.items()}, indent=2, default=str))
+    else:
+        _print_rich(results, failed)
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def _print_rich(results, failed):
+    from rich.table import Table
+
+    for name, checks in results.items():
+        counted = [c for c in checks if c.status != "not counted"]
+        skipped = [c.what for c in checks if c.status == "not counted"]
+        mismatches = [c for c in checks if c.status == "mismatch"]
+        verdict = "[red]MISMATCH[/red]" if mismatches else "[green]ok[/green]"
+        console.out().print(f"{verdict} {name}: {len(counted) - len(mismatches)}/{len(counted)}"
+                            " checks agree" + (f"; not counted by fvcore (expected): "
+                                               f"{', '.join(skipped)}" if skipped else ""))
+        if mismatches:
+            table = Table(header_style="bold")
+            for header in ("node", "what", "analysis", "measured"):
+                table.add_column(header)
+            for check in mismatches:
+                table.add_row(check.node, check.what, str(check.expected), str(check.measured))
+            console.out().print(table)
+    if len(results) > 1:
+        console.out().print(f"{len(results) - len(failed)}/{len(results)} specs verified")

@@ -1,0 +1,1 @@
+"""Spec graph -> torch.nn.Module. Everything here imports torch."""

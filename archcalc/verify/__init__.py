@@ -1,0 +1,1 @@
+"""Measure a built module and compare it with the analysis (imports torch)."""
