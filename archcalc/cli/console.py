@@ -34,4 +34,4 @@ def print_text(text: str) -> None:
 
 
 def error(message: str) -> None:
-    err().print(message, markup=False, style="red")
+    err().print(message, markup=False, style="red", soft_wrap=True)

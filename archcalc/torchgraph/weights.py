@@ -28,14 +28,12 @@ def read_state_dict(path) -> "OrderedDict[str, torch.Tensor]":
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unpickling failed"
         raise ArchcalcError(
-            f"not a weights-only state dict ({first[:160]})", where=where,
+            f"not a weights-only state dict ({_first_sentence(exc)})", where=where,
             hint="save tensors only: torch.save(model.state_dict(), FILE); archcalc never "
                  "runs pickled code") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ArchcalcError(f"cannot read this file as PyTorch weights: "
-                            f"{str(exc).strip().splitlines()[0][:160] if str(exc) else exc!r}",
+        raise ArchcalcError(f"cannot read this file as PyTorch weights ({_first_sentence(exc)})",
                             where=where, hint="the file may be truncated or not a torch.save "
                                               "file") from None
     if isinstance(data, dict) and "model" in data and isinstance(data["model"], dict):
@@ -45,6 +43,11 @@ def read_state_dict(path) -> "OrderedDict[str, torch.Tensor]":
         raise ArchcalcError("the file holds no state dict (a mapping of names to tensors)",
                             where=where, hint="save it with torch.save(model.state_dict(), FILE)")
     return OrderedDict(data)
+
+
+def _first_sentence(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text.split(". ")[0][:160]
 
 
 def map_by_structure(source: dict, model: torch.nn.Module, where=None) -> "OrderedDict":
