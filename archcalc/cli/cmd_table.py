@@ -24,11 +24,12 @@ def command(spec, input_text, batch, dtype, depth, fmt):
 
     Memory is forward activation memory per batch at --dtype (MB = 10^6 bytes).
     """
-    from archcalc.analysis.analyze import analyze
+    from archcalc.analysis.limits import analyze_explained
     from archcalc.spec.loader import load_spec
 
     loaded = load_spec(spec)
-    report = analyze(loaded, parse_input(input_text), batch=batch, dtype=dtype).folded(depth)
+    report = analyze_explained(loaded, parse_input(input_text), batch=batch,
+                               dtype=dtype).folded(depth)
     if fmt == "json":
         from archcalc.render.export import report_dict
 

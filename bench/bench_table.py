@@ -1,0 +1,76 @@
+"""Wall time of `archcalc table vgg16` against torchinfo's summary of torchvision's
+vgg16, side by side in one run on the same machine, plus the in-process analysis
+time of the largest zoo spec.
+
+    .venv/bin/python bench/bench_table.py [--repeats 7]
+
+torchinfo is the `bench` extra (`pip install -e '.[bench]'`). Results are printed
+and written to bench/results/table.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ARCHCALC = [sys.executable, "-m", "archcalc", "table", "vgg16"]
+TORCHINFO = [sys.executable, "-c",
+             "import torchvision, torchinfo; "
+             "torchinfo.summary(torchvision.models.vgg16(), input_size=(1, 3, 224, 224))"]
+
+
+def wall(command, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL,
+                       env={**os.environ, "COLUMNS": "160"})
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def largest_spec_analysis_ms(repeats: int) -> tuple[str, float]:
+    from archcalc import analyze, load_spec
+    from archcalc.spec.catalog import bundled
+
+    sizes = {name: len(analyze(load_spec(name)).rows) for name in bundled()}
+    name = max(sizes, key=sizes.get)
+    spec = load_spec(name)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        analyze(spec)
+        times.append(time.perf_counter() - start)
+    return name, statistics.median(times) * 1000
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    ours = wall(ARCHCALC, args.repeats)
+    theirs = wall(TORCHINFO, max(3, args.repeats // 2))
+    name, analysis_ms = largest_spec_analysis_ms(20)
+    result = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "python": platform.python_version(),
+        "archcalc_table_vgg16_median_s": round(statistics.median(ours), 4),
+        "torchinfo_vgg16_median_s": round(statistics.median(theirs), 4),
+        "speedup": round(statistics.median(theirs) / statistics.median(ours), 1),
+        "largest_spec": name,
+        "largest_spec_analysis_ms": round(analysis_ms, 2),
+    }
+    print(json.dumps(result, indent=2))
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "table.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
