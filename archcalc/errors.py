@@ -63,3 +63,9 @@ class SpecError(ArchcalcError):
 
 class ShapeError(SpecError):
     """A layer cannot take the shape it receives (size collapses, shapes differ)."""
+
+
+def shown(value, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for quoting bad input in a message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

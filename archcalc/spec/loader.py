@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archcalc.errors import Location, SpecError
+from archcalc.errors import Location, SpecError, shown
 from archcalc.layers.registry import all_kinds, did_you_mean, unknown_key_error
 from archcalc.spec import catalog
 from archcalc.spec.expand import REQUIRED_ARG, Expander, Template
 from archcalc.spec.model import Spec
-from archcalc.spec.yamlsource import YamlMap, read_yaml
+from archcalc.spec.yamlsource import MAX_SPEC_BYTES, YamlMap, check_size, location_of, read_yaml
 
 TOP_KEYS = ("archcalc", "name", "title", "source", "torchvision", "input", "defaults",
             "templates", "layers", "expect", "paper")
@@ -24,33 +24,40 @@ def load_spec(name_or_path, input_shape=None) -> Spec:
     """
     path = catalog.resolve(str(name_or_path))
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise SpecError("the file is not UTF-8 text", where=Location(str(path))) from None
+        with open(path, "rb") as file:
+            data = file.read(MAX_SPEC_BYTES + 1)  # no more: the file may be huge or endless
     except OSError as exc:
         raise SpecError(f"cannot read the file: {exc.strerror}", where=Location(str(path))) \
             from None
+    check_size(data, str(path))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"the file is not valid UTF-8 text (byte {data[exc.start]:#04x})",
+                        where=location_of(data, exc.start, str(path)),
+                        hint="save the spec as UTF-8") from None
     return parse_spec(text, str(path), input_shape)
 
 
 def parse_spec(text: str, filename: str, input_shape=None) -> Spec:
     document = read_yaml(text, filename)
-    top = Location(filename, 1, 1)
+    start = "start with `archcalc: 1`, `name:`, `input:` and `layers:`"
     if document is None:
-        raise SpecError("the spec is empty", where=top,
-                        hint="start with `archcalc: 1`, `name:`, `input:` and `layers:`")
+        raise SpecError("the spec is empty", where=Location(filename, 1, 1), hint=start)
     if not isinstance(document, YamlMap):
+        where = getattr(document, "where", None) or _first_value(text, filename)
         raise SpecError(f"the spec must be a mapping at the top level, got a "
-                        f"{type(document).__name__}", where=top,
-                        hint="start with `archcalc: 1`, `name:`, `input:` and `layers:`")
+                        f"{_kind_name(document)}", where=where, hint=start)
     for key in document:
         if key not in TOP_KEYS:
             raise unknown_key_error(key, TOP_KEYS, "a spec", document.where_of(key))
     for key in ("archcalc", "name", "input", "layers"):
         if key not in document:
-            raise SpecError(f"the spec needs a top-level `{key}`", where=top)
-    if document["archcalc"] != FORMAT_VERSION:
-        raise SpecError(f"unsupported spec format version {document['archcalc']!r}",
+            raise SpecError(f"the spec needs a top-level `{key}`", where=document.where,
+                            hint=start)
+    version = document["archcalc"]
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise SpecError(f"unsupported spec format version {shown(version)}",
                         where=document.where_of("archcalc"),
                         hint=f"this archcalc reads `archcalc: {FORMAT_VERSION}`")
     name = document["name"]
@@ -76,10 +83,27 @@ def parse_spec(text: str, filename: str, input_shape=None) -> Spec:
                 paper=document.get("paper"), raw=document)
 
 
+def _kind_name(value) -> str:
+    for cls, name in ((bool, "boolean"), (list, "list"), (str, "string"), (int, "number"),
+                      (float, "number")):
+        if isinstance(value, cls):
+            return name
+    return type(value).__name__
+
+
+def _first_value(text: str, filename: str) -> Location:
+    """Where the first line that is not blank or a comment starts."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip() and not line.lstrip().startswith(("#", "---", "%")):
+            return Location(filename, number, len(line) - len(line.lstrip()) + 1)
+    return Location(filename, 1, 1)
+
+
 def read_input(value, where) -> tuple:
     if not isinstance(value, list) or len(value) not in (1, 3) or not all(
             isinstance(v, int) and not isinstance(v, bool) for v in value):
-        raise SpecError(f"`input` must be [C, H, W] (or [features]), got {value!r}", where=where)
+        raise SpecError(f"`input` must be [C, H, W] (or [features]), got {shown(value)}",
+                        where=where, hint="for example `input: [3, 224, 224]`")
     if any(v < 1 for v in value):
         raise SpecError(f"`input` sizes must be positive, got {value!r}", where=where)
     if any(v > MAX_INPUT_SIDE for v in value):
@@ -144,7 +168,7 @@ def read_file_expect(document) -> dict:
         ok = (isinstance(value, list) and all(isinstance(v, int) for v in value)) \
             if key == "output" else (isinstance(value, int) and not isinstance(value, bool))
         if not ok:
-            raise SpecError(f"`expect.{key}` has the wrong form: {value!r}",
+            raise SpecError(f"`expect.{key}` has the wrong form: {shown(value)}",
                             where=expect.where_of(key),
                             hint="output is a shape list; the others are whole numbers")
     return dict(expect)

@@ -4,7 +4,9 @@ PyYAML's SafeLoader is used with three changes that specs need:
 - duplicate keys are an error (YAML silently keeps the last one);
 - scalars resolve as in YAML 1.2: ``1e-4`` is a float and only ``true``/``false``
   are booleans (YAML 1.1 reads ``1e-4`` as a string and ``off`` as false);
-- aliases are capped, so an alias bomb cannot blow up the expansion.
+- nesting is capped, and so is what aliases add (an alias repeats the whole
+  value it names, so a few nested aliases make an alias bomb); an alias inside
+  the value it names is an error.
 Mappings come back as ``YamlMap`` and sequences as ``YamlList``, which carry the
 Location of themselves, of each key's value and of each item.
 """
@@ -17,7 +19,8 @@ import yaml
 from archcalc.errors import Location, SpecError
 
 MAX_SPEC_BYTES = 1 << 20
-MAX_ALIASES = 64
+MAX_DEPTH = 64  # nested mappings and lists
+MAX_ALIAS_VALUES = 10_000  # values that aliases may add by repeating what they name
 
 
 class YamlMap(dict):
@@ -68,23 +71,47 @@ class _SpecLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
         yaml.constructor.SafeConstructor.__init__(self)
         _Resolver.__init__(self)
         self.filename = filename
-        self.alias_count = 0
+        self.open_anchors: list = []  # anchors of the collections being composed
+        self.anchor_sizes: dict = {}  # anchor -> values in what it names
+        self.size = 0  # values composed so far, aliases counted at their full size
+        self.alias_values = 0
 
-    def where(self, node) -> Location:
-        mark = node.start_mark
+    def at(self, mark) -> Location:
         return Location(self.filename, mark.line + 1, mark.column + 1)
 
+    def where(self, node) -> Location:
+        return self.at(node.start_mark)
+
     def compose_node(self, parent, index):
-        if self.check_event(yaml.events.AliasEvent):
-            self.alias_count += 1
-            if self.alias_count > MAX_ALIASES:
-                event = self.peek_event()
-                raise SpecError(
-                    f"more than {MAX_ALIASES} YAML aliases",
-                    where=Location(self.filename, event.start_mark.line + 1,
-                                   event.start_mark.column + 1),
-                    hint="use templates and repeat instead of anchors and aliases")
-        return super().compose_node(parent, index)
+        event = self.peek_event()
+        if isinstance(event, yaml.events.AliasEvent):
+            if event.anchor in self.open_anchors:
+                raise SpecError(f"the alias *{event.anchor} is inside the value it names",
+                                where=self.at(event.start_mark),
+                                hint="a value cannot contain itself; use templates to reuse "
+                                     "layers")
+            added = self.anchor_sizes.get(event.anchor, 1)
+            self.size += added
+            self.alias_values += added
+            if self.alias_values > MAX_ALIAS_VALUES:
+                raise SpecError(f"YAML aliases repeat more than {MAX_ALIAS_VALUES} values",
+                                where=self.at(event.start_mark),
+                                hint="use templates and repeat instead of anchors and aliases")
+            return super().compose_node(parent, index)
+        if len(self.open_anchors) >= MAX_DEPTH:
+            raise SpecError(f"YAML values nest deeper than {MAX_DEPTH} levels",
+                            where=self.at(event.start_mark),
+                            hint="a spec nests a few levels; use templates for structure")
+        before = self.size
+        self.size += 1
+        self.open_anchors.append(event.anchor)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.open_anchors.pop()
+        if event.anchor is not None:
+            self.anchor_sizes[event.anchor] = self.size - before
+        return node
 
 
 def _construct_map(loader: _SpecLoader, node):
@@ -118,23 +145,50 @@ _SpecLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _SpecLoader.add_constructor("tag:yaml.org,2002:seq", _construct_list)
 
 
+def check_size(data, filename: str) -> None:
+    """A SpecError naming the line where ``data`` (bytes or str) passes the size cap."""
+    if isinstance(data, str):
+        if len(data) <= MAX_SPEC_BYTES // 4:
+            return
+        data = data.encode("utf-8", "replace")
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"the spec is larger than {MAX_SPEC_BYTES // 1024} KiB; it passes that "
+                        "size on this line", where=location_of(data, MAX_SPEC_BYTES, filename),
+                        hint="a spec is a short description of a network, not data")
+
+
+def location_of(text, index: int, filename: str) -> Location:
+    """The Location of character (or byte) ``index`` of ``text``."""
+    newline = "\n" if isinstance(text, str) else b"\n"
+    start = text.rfind(newline, 0, index) + 1
+    return Location(filename, text.count(newline, 0, index) + 1, index - start + 1)
+
+
 def read_yaml(text: str, filename: str):
     """Parse one YAML document; every failure is a SpecError naming file and line."""
-    if len(text.encode("utf-8", "replace")) > MAX_SPEC_BYTES:
-        raise SpecError(f"spec is larger than {MAX_SPEC_BYTES // 1024} KiB",
-                        where=Location(filename), hint="a spec is a short description, not data")
-    loader = _SpecLoader(text, filename)
+    check_size(text, filename)
+    loader = None
     try:
+        loader = _SpecLoader(text, filename)  # checks the characters at once
         return loader.get_single_data()
+    except yaml.reader.ReaderError as exc:
+        raise SpecError(f"the control character U+{exc.character:04X} is not allowed in YAML",
+                        where=location_of(text, exc.position, filename),
+                        hint="delete it, or write it as an escape inside double quotes") \
+            from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(filename, mark.line + 1, mark.column + 1) if mark else Location(filename)
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise SpecError(f"YAML syntax error: {problem}", where=where,
+        problem = exc.problem or exc.context or "cannot parse"
+        if exc.problem and exc.context and exc.context_mark and mark \
+                and exc.context_mark.line != mark.line:
+            problem += f" {exc.context} that starts at line {exc.context_mark.line + 1}"
+        if isinstance(exc, yaml.constructor.ConstructorError):
+            raise SpecError(f"unsupported YAML value: {problem}", where=where,
+                            hint="specs use plain YAML values: no tags like `!!python/...`") \
+                from None
+        raise SpecError(f"invalid YAML: {problem}", where=where,
                         hint="check indentation, colons and brackets near this line") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(f"YAML error: {exc}", where=Location(filename)) from None
-    except RecursionError:
-        raise SpecError("YAML nesting is too deep", where=Location(filename)) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
