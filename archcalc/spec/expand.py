@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from archcalc.errors import Location, SpecError
+from archcalc.errors import Location, SpecError, shown
 from archcalc.layers.registry import all_kinds, did_you_mean, get_kind, unknown_key_error
 from archcalc.spec import params as param_check
 from archcalc.spec.expr import evaluate, is_expression, references, whole
@@ -22,6 +22,7 @@ BRANCH_KEYS = ("paths", "merge", "act")
 MAX_REPEAT = 10_000
 MAX_NODES = 100_000
 MAX_TEMPLATE_DEPTH = 32
+MAX_NESTING = 50  # nodes inside nodes (branches, template calls, repeats)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 REQUIRED_ARG = "required"
 
@@ -43,6 +44,7 @@ class Expander:
         self.defaults = defaults  # op -> YamlMap of defaults
         self.templates = templates
         self.node_count = 0
+        self.depth = 0  # expand_one calls in progress
 
     # --- values ------------------------------------------------------------
     def substitute(self, value, args: dict, where: Location, node: str):
@@ -78,7 +80,7 @@ class Expander:
             if body is None:
                 body = YamlMap()
             if not isinstance(body, dict):
-                raise SpecError(f"the arguments of `{op}` must be a mapping, got {body!r}",
+                raise SpecError(f"the arguments of `{op}` must be a mapping, got {shown(body)}",
                                 where=where, node=container or None,
                                 hint=f"write `- {op}: {{key: value, ...}}`")
             if not isinstance(body, YamlMap):
@@ -87,7 +89,7 @@ class Expander:
                 body.where, body.value_where = where, {}
             return str(op), body
         raise SpecError(
-            f"a layer item must be an op name or a one-key mapping, got {_short(item)}",
+            f"a layer item must be an op name or a one-key mapping, got {shown(item)}",
             where=where, node=container or None,
             hint="write `- conv: {out: 64, kernel: 3}`; put repeat/name inside the arguments")
 
@@ -95,23 +97,19 @@ class Expander:
         if items is None:
             return []
         if not isinstance(items, list):
-            raise SpecError(f"expected a list of layers, got {_short(items)}", where=where,
+            raise SpecError(f"expected a list of layers, got {shown(items)}", where=where,
                             node=prefix or None, hint="start each layer with `- `")
         nodes, names, counters = [], {}, {}
         for index, item in enumerate(items):
             item_where = _where(items, index, where)
             op, body = self.parse_item(item, item_where, prefix)
-            if "when" in body:
-                condition = self.substitute(body["when"], args, body.where_of("when"), prefix)
-                if not isinstance(condition, bool):
-                    raise SpecError(f"`when` must be true or false, got {condition!r}",
-                                    where=body.where_of("when"), node=prefix or None)
-                if not condition:
-                    continue
+            if "when" in body and not self.condition(body["when"], args, body.where_of("when"),
+                                                     prefix or None):
+                continue
             if "name" in body:
                 local = self.substitute(body["name"], args, body.where_of("name"), prefix)
                 if not isinstance(local, str) or not _NAME.match(local):
-                    raise SpecError(f"bad node name {local!r}", where=body.where_of("name"),
+                    raise SpecError(f"bad node name {shown(local)}", where=body.where_of("name"),
                                     node=prefix or None,
                                     hint="names are letters, digits and _, not starting with a "
                                          "digit; dots come from nesting")
@@ -135,19 +133,20 @@ class Expander:
             for key in ("first", "last"):
                 if key in body:
                     raise SpecError(f"`{key}` only makes sense with `repeat`",
-                                    where=body.where_of(key), node=path)
+                                    where=body.where_of(key), node=path,
+                                    hint=f"add `repeat: N`, or move the arguments out of `{key}`")
             plain = {k: v for k, v in body.items() if k not in CONTROL_KEYS}
             return self.expand_one(op, plain, body, where, path, args, stack, expect,
                                    body.get("paper"))
         count = self.substitute(body["repeat"], args, body.where_of("repeat"), path)
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_REPEAT:
             raise SpecError(f"`repeat` must be a whole number from 1 to {MAX_REPEAT}, "
-                            f"got {count!r}", where=body.where_of("repeat"), node=path)
+                            f"got {shown(count)}", where=body.where_of("repeat"), node=path)
         overrides = {}
         for key in ("first", "last"):
             value = body.get(key) or {}
             if not isinstance(value, dict):
-                raise SpecError(f"`{key}` must be a mapping of overrides, got {value!r}",
+                raise SpecError(f"`{key}` must be a mapping of overrides, got {shown(value)}",
                                 where=body.where_of(key), node=path)
             overrides[key] = value
         base = {k: v for k, v in body.items() if k not in CONTROL_KEYS}
@@ -163,10 +162,9 @@ class Expander:
                                             where=body.where_of(key), node=path)
                         merged[name] = value
                         source[name] = overrides[key]
-            if "when" in merged:
-                condition = self.substitute(merged.pop("when"), args, where, path)
-                if condition is False:
-                    continue
+            if "when" in merged and not self.condition(
+                    merged.pop("when"), args, _Sourced(source, where).where_of("when"), path):
+                continue
             children.append(self.expand_one(op, merged, _Sourced(source, where), where,
                                             f"{path}.{copy}", args, stack, None, None))
         return Sequence(path, tuple(children), where, expect, body.get("paper"))
@@ -177,9 +175,20 @@ class Expander:
         value = self.substitute(body["expect"], args, body.where_of("expect"), path)
         if not isinstance(value, list) or not value or \
                 not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
-            raise SpecError(f"`expect` must be an output shape like [64, 56, 56], got {value!r}",
+            raise SpecError(f"`expect` must be an output shape like [64, 56, 56], "
+                            f"got {shown(value)}",
                             where=body.where_of("expect"), node=path)
         return tuple(value)
+
+    def condition(self, value, args, where, node) -> bool:
+        """The value of a `when`, which must come out true or false."""
+        value = self.substitute(value, args, where, node)
+        if not isinstance(value, bool):
+            hint = "specs read YAML 1.2: write true or false" \
+                if str(value).lower() in param_check.YAML11_BOOLS else None
+            raise SpecError(f"`when` must be true or false, got {shown(value)}", where=where,
+                            node=node, hint=hint)
+        return value
 
     def count_node(self, where, path):
         self.node_count += 1
@@ -190,12 +199,22 @@ class Expander:
     def expand_one(self, op, given: dict, located, where, path, args, stack, expect, paper):
         """A single node from op and its (non-control) arguments."""
         self.count_node(where, path)
+        if self.depth >= MAX_NESTING:
+            raise SpecError(f"nodes nest deeper than {MAX_NESTING} levels", where=where,
+                            node=path, hint="flatten the structure: a network nests a few levels")
+        self.depth += 1
+        try:
+            return self.expand_node(op, given, located, where, path, args, stack, expect, paper)
+        finally:
+            self.depth -= 1
+
+    def expand_node(self, op, given: dict, located, where, path, args, stack, expect, paper):
 
         def where_of(key):
             return located.where_of(key) if key is not None else where
 
         values = {k: self.substitute(v, args, where_of(k), path)
-                  for k, v in given.items() if k not in ("paths",)}
+                  for k, v in given.items() if not (op == "branch" and k == "paths")}
         if op == "branch":
             return self.expand_branch(given, values, where_of, where, path, args, stack, expect,
                                       paper)
@@ -203,7 +222,11 @@ class Expander:
             return self.expand_call(self.templates[op], values, where_of, where, path, stack,
                                     expect, paper)
         kind = get_kind(op)
-        if kind is None or kind.arity != "one":
+        if kind is not None and kind.arity != "one":
+            raise SpecError(f"`{op}` joins the paths of a branch and is not a layer of its own",
+                            where=where, node=path,
+                            hint=f"write `- branch: {{merge: {op}, paths: {{...}}}}`")
+        if kind is None:
             options = [k for k, v in all_kinds().items() if v.arity == "one"]
             options += list(self.templates) + ["branch"]
             raise SpecError(f"unknown op {op!r}", where=where, node=path,
@@ -230,9 +253,10 @@ class Expander:
         merge_kind = get_kind(merge) if isinstance(merge, str) else None
         if merge_kind is None or merge_kind.arity != "many":
             merges = [k for k, v in all_kinds().items() if v.arity == "many"]
-            raise SpecError(f"`branch` needs `merge: {' | '.join(merges)}`, got {merge!r}",
+            raise SpecError(f"`branch` needs `merge: {' | '.join(merges)}`, got {shown(merge)}",
                             where=where_of("merge" if "merge" in values else None), node=path,
-                            hint=did_you_mean(merge, merges) if merge else None)
+                            hint=(did_you_mean(merge, merges) if merge is not None else None)
+                            or "`add` sums the paths (residual), `concat` stacks their channels")
         merge_params = param_check.validate(
             merge_kind, {k: v for k, v in values.items() if k == "act"}, where_of, path)
         raw_paths = given.get("paths")
@@ -243,7 +267,8 @@ class Expander:
         paths = []
         for name, items in raw_paths.items():
             if not isinstance(name, str) or not _NAME.match(name):
-                raise SpecError(f"bad path name {name!r}", where=where_of("paths"), node=path)
+                raise SpecError(f"bad path name {shown(name)}", where=where_of("paths"),
+                                node=path, hint="path names are letters, digits and _")
             sub = f"{path}.{name}"
             item_where = _where(raw_paths, name, where)
             children = self.expand_items(items if items is not None else [], item_where, sub,
@@ -271,7 +296,8 @@ class Expander:
             if key not in bound:
                 if default == REQUIRED_ARG:
                     raise SpecError(f"template {template.name!r} needs argument {key!r}",
-                                    where=where, node=path)
+                                    where=where, node=path,
+                                    hint=f"add `{key}: ...` to this call")
                 bound[key] = default
         body = template.body
         inner_stack = stack + (template.name,)
@@ -279,8 +305,7 @@ class Expander:
             op, item = self.parse_item(body[0], body.where_of(0), path)
             if "name" not in item:
                 if "when" in item:
-                    condition = self.substitute(item["when"], bound, item.where_of("when"), path)
-                    if condition is False:
+                    if not self.condition(item["when"], bound, item.where_of("when"), path):
                         return Sequence(path, (), where, expect, paper)
                     item = _without(item, "when")
                 node = self.expand_named(op, item, body.where_of(0), path, bound, inner_stack)
@@ -313,7 +338,3 @@ def _with_expect(node, expect, paper):
 
     return replace(node, expect=expect or node.expect, paper=paper or node.paper)
 
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

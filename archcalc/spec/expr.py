@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from archcalc.errors import SpecError
+from archcalc.errors import SpecError, shown
 
+MAX_EXPRESSION = 200  # characters: expressions are short, and parsing is recursive
 _REF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
            ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: Fraction(a) / Fraction(b)}
@@ -29,6 +30,9 @@ def is_expression(value) -> bool:
 
 def evaluate(text: str, names: dict) -> Fraction:
     """Evaluate ``text`` (``$x`` written as ``x``) with the given integer names."""
+    if len(text) > MAX_EXPRESSION:
+        raise SpecError(f"the expression {shown(text, 40)} is longer than {MAX_EXPRESSION} "
+                        "characters", hint="write a shorter expression, or the number itself")
     source = _REF.sub(lambda m: f"arg_{m.group(1)}", re.sub(r"(?<!\$)\bin\b", "in_", text))
     try:
         tree = ast.parse(source, mode="eval")
@@ -48,7 +52,8 @@ def evaluate(text: str, names: dict) -> Fraction:
                 raise SpecError(f"unknown name {key!r} in expression {text!r}")
             value = names[key]
             if isinstance(value, bool) or not isinstance(value, (int, Fraction)):
-                raise SpecError(f"{key!r} is {value!r}, not a number, in expression {text!r}")
+                raise SpecError(f"{key!r} is {shown(value)}, not a number, in expression "
+                                f"{text!r}")
             return Fraction(value)
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
             right = walk(node.right)
@@ -78,7 +83,11 @@ class ChannelExpr:
     text: str
 
     def resolve(self, in_channels) -> int:
-        return whole(evaluate(self.text, {"in": in_channels}), self.text)
+        channels = whole(evaluate(self.text, {"in": in_channels}), self.text)
+        if channels < 1:
+            raise SpecError(f"{self.text!r} gives {channels} channels for {in_channels} input "
+                            "channels", hint="a channel count must be at least 1")
+        return channels
 
     def __str__(self) -> str:
         return self.text

@@ -1,13 +1,13 @@
 """Validate one layer's YAML arguments against its kind's parameter schema."""
 from __future__ import annotations
 
-from archcalc.errors import SpecError
+from archcalc.errors import SpecError, shown
 from archcalc.layers.registry import REQUIRED, LayerKind, Param, did_you_mean, unknown_key_error
 from archcalc.spec.expr import ChannelExpr, evaluate, is_expression
 from archcalc.spec.model import Params
 
 MAX_INT = 1 << 31
-_YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
+YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
 
 
 def _is_int(value) -> bool:
@@ -26,7 +26,7 @@ def _number_hint(value) -> str | None:
 
 def _check_int(param: Param, value, minimum: int):
     if not _is_int(value):
-        raise SpecError(f"`{param.name}` must be a whole number, got {value!r}",
+        raise SpecError(f"`{param.name}` must be a whole number, got {shown(value)}",
                         hint=_number_hint(value) or param.help or None)
     if value < minimum:
         raise SpecError(f"`{param.name}` must be at least {minimum}, got {value}")
@@ -47,23 +47,24 @@ def coerce(param: Param, value):
     if kind == "pair":
         items = value if isinstance(value, list) else [value, value]
         if len(items) != 2:
-            raise SpecError(f"`{param.name}` must be a number or [height, width], got {value!r}")
+            raise SpecError(f"`{param.name}` must be a number or [height, width], "
+                            f"got {shown(value)}")
         return tuple(_check_int(param, item, param.minimum) for item in items)
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SpecError(f"`{param.name}` must be a number, got {value!r}",
+            raise SpecError(f"`{param.name}` must be a number, got {shown(value)}",
                             hint=_number_hint(value))
         return float(value)
     if kind == "bool":
         if not isinstance(value, bool):
             hint = ("specs read YAML 1.2: write true or false"
-                    if str(value).lower() in _YAML11_BOOLS else None)
-            raise SpecError(f"`{param.name}` must be true or false, got {value!r}", hint=hint)
+                    if str(value).lower() in YAML11_BOOLS else None)
+            raise SpecError(f"`{param.name}` must be true or false, got {shown(value)}", hint=hint)
         return value
     if kind == "choice":
         if value not in param.choices:
             raise SpecError(f"`{param.name}` must be one of {', '.join(map(str, param.choices))}, "
-                            f"got {value!r}", hint=did_you_mean(value, param.choices))
+                            f"got {shown(value)}", hint=did_you_mean(value, param.choices))
         return value
     if kind == "channels":
         if is_expression(value):
