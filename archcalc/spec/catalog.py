@@ -51,6 +51,19 @@ def resolve(name_or_path: str) -> Path:
     import difflib
 
     close = difflib.get_close_matches(name_or_path, list(specs), n=3, cutoff=0.5)
+    close.sort(key=lambda candidate: typo_distance(name_or_path, candidate))  # vgg61: vgg16
     hint = f"did you mean {', '.join(close)}?" if close else "run `archcalc list` for the zoo"
     raise SpecError(f"unknown model {name_or_path!r}: not a bundled spec or a file",
                     hint=hint)
+
+
+def typo_distance(a: str, b: str) -> int:
+    """Edits (insert, delete, replace, swap two neighbours) that turn ``a`` into ``b``."""
+    previous, row = None, list(range(len(b) + 1))
+    for i, char in enumerate(a, start=1):
+        before, previous, row = previous, row, [i] + [0] * len(b)
+        for j, other in enumerate(b, start=1):
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (char != other))
+            if i > 1 and j > 1 and char == b[j - 2] and a[i - 2] == other:
+                row[j] = min(row[j], before[j - 2] + 1)
+    return row[-1]
