@@ -1,0 +1,148 @@
+"""Bad input ends in one clear error, never a traceback.
+
+Every file in ``tests/bad_specs/`` is a malformed spec whose first line says
+what the error must contain::
+
+    # expect: line 7; in conv2d1:; unknown op 'conv2d'; hint: did you mean 'conv'
+
+``line N`` (or ``line N:C``) means the message names ``<file>:N:`` (or
+``<file>:N:C``); ``hint: text`` means the message has a hint containing
+``text`` (``hint:`` alone: any hint); every other ``;``-separated item is a
+substring of the message before its hint (whitespace-normalised). For each file, ``archcalc check`` and ``archcalc
+table`` must exit with status 2 and print exactly one ``error:`` message to
+stderr. A few more cases (a zero-byte file, a file over the size cap, a missing
+file, an unknown model name) are made here rather than stored.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from archcalc.cli.main import main
+from archcalc.spec.yamlsource import MAX_SPEC_BYTES
+
+HERE = Path(__file__).resolve().parent
+CORPUS = HERE / "bad_specs"
+REPO = HERE.parent
+CASES = sorted(CORPUS.glob("*.yaml"))
+# Run through a real subprocess: proves exit status and a traceback-free stderr
+# outside click's test runner. The rest run in-process for speed.
+SUBPROCESS_CASES = {"yaml_syntax_unclosed_brace", "unknown_op_conv2d", "template_recursive_mutual",
+                    "alexnet_at_32x32", "alias_bomb", "nested_repeat_explodes"}
+TIME_LIMIT_S = 1.0
+
+
+def expectations(path: Path) -> list[str]:
+    first = path.read_bytes().split(b"\n", 1)[0].decode("ascii")
+    match = re.fullmatch(r"# expect: (.+)", first.strip())
+    assert match, f"{path.name}: the first line must be `# expect: ...`"
+    return [item.strip() for item in match.group(1).split(";") if item.strip()]
+
+
+def run_in_process(*args) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # a Python exception escaped: show its traceback
+    return result.exit_code, result.stdout, result.stderr
+
+
+def run_subprocess(*args) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}  # as piped in a shell
+    done = subprocess.run([sys.executable, "-m", "archcalc", *map(str, args)], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=30)
+    return done.returncode, done.stdout, done.stderr
+
+
+def assert_one_error(code: int, stderr: str, file: str | None) -> str:
+    """The message, whitespace-normalised, after the checks every case shares."""
+    assert code == 2, f"exit status {code}, stderr:\n{stderr}"
+    assert "Traceback" not in stderr, stderr
+    assert stderr.startswith("error: "), stderr
+    assert stderr.count("error:") == 1, stderr
+    if file is not None:
+        assert file in stderr, stderr
+    return " ".join(stderr.split())
+
+
+def check_message(message: str, path: Path, wanted: list[str]) -> None:
+    for item in wanted:
+        line = re.fullmatch(r"line (\d+(?::\d+)?)", item)
+        if line:
+            assert f"{path.name}:{line.group(1)}:" in message or \
+                message.split(" ", 2)[1].endswith(f"{path.name}:{line.group(1)}:"), \
+                f"expected {path.name}:{line.group(1)}: in\n{message}"
+        elif item.startswith("hint:"):
+            assert " hint: " in message, f"expected a hint in\n{message}"
+            hint = message.split(" hint: ", 1)[1]
+            assert item[5:].strip() in hint, f"expected {item!r} in the hint of\n{message}"
+        else:
+            assert item in message.split(" hint: ", 1)[0], f"expected {item!r} in\n{message}"
+
+
+def test_corpus_is_large_enough():
+    assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("command", ["check", "table"])
+def test_bad_spec(path, command):
+    wanted = expectations(path)
+    assert any(item.startswith("line ") for item in wanted), f"{path.name} names no line"
+    run = run_subprocess if path.stem in SUBPROCESS_CASES else run_in_process
+    started = time.perf_counter()
+    code, stdout, stderr = run(command, path)
+    elapsed = time.perf_counter() - started
+    message = assert_one_error(code, stderr, path.name)
+    check_message(message, path, wanted)
+    if command == "table":
+        assert stdout == "", "no table after an error"
+    if run is run_in_process:
+        assert elapsed < TIME_LIMIT_S, f"took {elapsed:.2f} s"
+
+
+def test_zero_byte_file(tmp_path):
+    path = tmp_path / "zero.yaml"
+    path.write_bytes(b"")
+    message = assert_one_error(*run_in_process("check", path)[::2], file="zero.yaml")
+    check_message(message, path, ["line 1:1", "the spec is empty", "hint:"])
+
+
+def test_file_over_the_size_cap(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a short path: the message must stay on one line
+    path = Path("huge.yaml")
+    head = "archcalc: 1\nname: huge\ninput: [3, 32, 32]\nlayers:\n"
+    line = "  - relu  # padding padding padding padding padding padding padding\n"
+    path.write_text(head + line * (MAX_SPEC_BYTES // len(line) + 10))
+    started = time.perf_counter()
+    message = assert_one_error(*run_in_process("table", path)[::2], file="huge.yaml")
+    assert time.perf_counter() - started < TIME_LIMIT_S
+    over_at = (MAX_SPEC_BYTES - len(head)) // len(line) + 5
+    check_message(message, path, [f"line {over_at}", "larger than 1024 KiB", "hint:"])
+
+
+@pytest.mark.parametrize("command", ["check", "table"])
+def test_missing_file(command):
+    code, _, stderr = run_subprocess(command, "no/such/spec.yaml")
+    message = assert_one_error(code, stderr, "no/such/spec.yaml")
+    assert "no such file" in message and "hint:" in message
+
+
+@pytest.mark.parametrize("command", ["check", "table"])
+def test_unknown_model_name(command):
+    code, _, stderr = run_in_process(command, "vgg61")
+    message = assert_one_error(code, stderr, None)
+    assert "unknown model 'vgg61'" in message and "hint: did you mean vgg16" in message
+
+
+def test_good_spec_still_passes():
+    code, stdout, stderr = run_subprocess("check", "specs/vgg16.yaml")
+    assert code == 0, stderr
+    assert stdout.startswith("ok  specs/vgg16.yaml")
+    assert stderr == ""
