@@ -26,6 +26,18 @@ def _rf_start(shape) -> ReceptiveField | None:
     return ReceptiveField((1, 1), (1, 1), (half, half))
 
 
+def _widest(fields):
+    """The field of the largest size; with symbolic sizes that cannot be ordered, the first."""
+    try:
+        return max(fields, key=lambda f: f.size, default=None)
+    except TypeError:
+        return fields[0]
+
+
+def _half(value):
+    return Fraction(value, 2) if isinstance(value, int) else value / 2
+
+
 def _rf_step(rf: ReceptiveField | None, step) -> ReceptiveField | None:
     if rf is None or step is None:
         return rf
@@ -34,7 +46,7 @@ def _rf_step(rf: ReceptiveField | None, step) -> ReceptiveField | None:
         jump = rf.stride[axis]
         sizes.append(rf.size[axis] + (kernel - 1) * jump)
         strides.append(jump * stride)
-        offsets.append(rf.offset[axis] + (Fraction(kernel - 1, 2) - pad) * jump)
+        offsets.append(rf.offset[axis] + (_half(kernel - 1) - pad) * jump)
     return ReceptiveField(tuple(sizes), tuple(strides), tuple(offsets))
 
 
@@ -63,12 +75,22 @@ class Analyzer:
         self.expect(node, shape)
         return shape, rf
 
+    # Hooks for analyses that run the same rules on other numbers (explain, symbolic).
+    def prepare(self, node, params, ins):
+        return params, ins
+
+    def settle(self, node, out):
+        return out
+
+    def record(self, node, row):
+        return row
+
     def apply(self, node, kind_name: str, params, ins, rf):
         """Run one kind's rules; errors get the node's file, line and path."""
         kind = get_kind(kind_name)
         try:
-            params = resolve_params(params, ins[0])
-            out = tuple(kind.output_shape(params, ins))
+            params, ins = self.prepare(node, resolve_params(params, ins[0]), ins)
+            out = self.settle(node, tuple(kind.output_shape(params, ins)))
             row = Row(node.path, kind_name, out,
                       activations=kind.activations(params, ins, out),
                       params=kind.param_count(params, ins, out),
@@ -77,7 +99,7 @@ class Analyzer:
                       rf=_rf_step(rf, kind.rf_step(params, ins, out)))
         except ArchcalcError as exc:
             raise exc.located(node.where, node.path) from None
-        self.rows.append(row)
+        self.rows.append(self.record(node, row))
         self.calls[node.path] = (kind, params, ins, out)
         return out, row.rf
 
@@ -92,12 +114,12 @@ class Analyzer:
             fields.append(path_rf)
         # The merged unit sees the union of what its paths see; paths share a
         # centre in every zoo network, so the widest path's field is that union.
-        widest = max((f for f in fields if f is not None), key=lambda f: f.size, default=None)
+        widest = _widest([f for f in fields if f is not None])
         return self.apply(node, node.merge, node.merge_params, outs, widest)
 
 
 def analyze(spec: Spec, input_shape=None, *, batch: int = 1, dtype: str = "fp32",
-            check_expect: bool | None = None) -> Report:
+            check_expect: bool | None = None, analyzer: Analyzer | None = None) -> Report:
     """The per-layer report of ``spec`` at its input (or ``input_shape``).
 
     ``expect:`` facts are checked when the spec is analysed at its own input.
@@ -105,7 +127,8 @@ def analyze(spec: Spec, input_shape=None, *, batch: int = 1, dtype: str = "fp32"
     shape = tuple(input_shape) if input_shape is not None else spec.input
     if check_expect is None:
         check_expect = input_shape is None or tuple(input_shape) == spec.input
-    analyzer = Analyzer(check_expect)
+    analyzer = analyzer or Analyzer(check_expect)
+    analyzer.check_expect = check_expect
     analyzer.rows.append(Row("input", "input", shape, activations=product(shape),
                              rf=_rf_start(shape)))
     analyzer.visit(spec.root, shape, analyzer.rows[0].rf)

@@ -31,6 +31,20 @@ def smallest_square_side(spec, channels: int | None = None, limit: int = MAX_SID
     return None
 
 
+def smallest_from_conditions(spec, channels: int) -> int | None:
+    """The smallest square side from the symbolic conditions of every layer (sympy is
+    imported only on this error path); the concrete search where sympy gives up on
+    an unusual case split."""
+    try:
+        from archcalc.analysis.symbolic import analyze_symbolic, smallest_square_side as solve
+        from archcalc.analysis.symbolic import symbol
+
+        result = analyze_symbolic(spec, (channels, symbol("H"), symbol("W")))
+        return solve(result)
+    except (ArithmeticError, TypeError, ValueError, RecursionError):
+        return smallest_square_side(spec, channels)
+
+
 def analyze_explained(spec, input_shape=None, **options):
     """``analyze``, but a size that collapses names the smallest input that works."""
     from archcalc.analysis.analyze import analyze
@@ -40,7 +54,7 @@ def analyze_explained(spec, input_shape=None, **options):
     except ShapeError as exc:
         if input_shape is None or len(input_shape) != 3:
             raise
-        side = smallest_square_side(spec, input_shape[0])
+        side = smallest_from_conditions(spec, input_shape[0])
         if side is not None:
             exc.hint = (f"the smallest input that works is {input_shape[0]}x{side}x{side}"
                         + (f" ({exc.hint})" if exc.hint and "smallest" not in exc.hint else ""))

@@ -10,6 +10,8 @@ from archcalc.errors import ArchcalcError
 COMMANDS = {
     "list": ("archcalc.cli.cmd_list", "List the bundled specs (the zoo) with their totals."),
     "table": ("archcalc.cli.cmd_table", "Per-layer table: shapes, memory, params, MACs, RF."),
+    "explain": ("archcalc.cli.cmd_explain",
+                "Each layer's arithmetic written out: (227 - 11)/4 + 1 = 55."),
     "check": ("archcalc.cli.cmd_check", "Validate specs and verify their expect: facts."),
     "kinds": ("archcalc.cli.cmd_kinds", "List the layer kinds a spec can use."),
     "verify": ("archcalc.cli.cmd_verify",

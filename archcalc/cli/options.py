@@ -22,6 +22,22 @@ def parse_input(text: str | None):
     return values
 
 
+def is_symbolic_text(text) -> bool:
+    """True when a size or batch names a symbol (a letter other than the x separator)."""
+    return text is not None and re.search(r"[A-Za-wyz_]", str(text)) is not None
+
+
+def parse_batch(text) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a whole number", param_hint="--batch") \
+            from None
+    if value < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--batch")
+    return value
+
+
 spec_argument = click.argument("spec", metavar="NAME|PATH")
 input_option = click.option("--input", "input_text", metavar="CxHxW",
                             help="analyse at this input size instead of the spec's")

@@ -20,10 +20,21 @@ def is_concrete(value) -> bool:
     return isinstance(value, (bool, int))
 
 
+def _truth(condition):
+    """True/False when decidable now (ints, or a symbolic condition sympy settles), else None."""
+    if isinstance(condition, bool):
+        return condition
+    try:
+        return bool(condition)
+    except TypeError:  # a sympy relation that depends on the symbols
+        return None
+
+
 def require(condition, message: str, hint: str | None = None) -> None:
     """Demand that ``condition`` holds for this input, or fail with a ShapeError."""
-    if isinstance(condition, bool):
-        if not condition:
+    truth = _truth(condition)
+    if truth is not None:
+        if not truth:
             raise ShapeError(message, hint=hint)
         return
     collector = condition_collector.get()
@@ -34,15 +45,43 @@ def require(condition, message: str, hint: str | None = None) -> None:
 
 def select(condition, if_true, if_false):
     """``if_true`` where ``condition`` holds, else ``if_false`` (symbolic: Piecewise)."""
-    if isinstance(condition, bool):
-        return if_true if condition else if_false
+    truth = _truth(condition)
+    if truth is not None:
+        return if_true if truth else if_false
     import sympy
 
     return sympy.Piecewise((if_true, condition), (if_false, True))
 
 
 def ceildiv(numerator, denominator):
-    return -((-numerator) // denominator)
+    """Division rounded up: plain ints, traced ints (which print ceil) and symbols."""
+    if hasattr(numerator, "ceildiv"):
+        return numerator.ceildiv(denominator)
+    if isinstance(numerator, int) and isinstance(denominator, int):
+        return -((-numerator) // denominator)
+    import sympy
+
+    return sympy.ceiling(sympy.sympify(numerator) / denominator)
+
+
+def equal(a, b):
+    """``a == b`` as a condition: a bool for ints, a sympy equation for symbols
+    (structurally different but equal expressions compare equal)."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b
+    import sympy
+
+    difference = sympy.simplify(sympy.sympify(a) - sympy.sympify(b))
+    return True if difference == 0 else sympy.Eq(a, b)
+
+
+def divides(divisor, value):
+    """``value % divisor == 0`` as a condition (a sympy equation for symbols)."""
+    if isinstance(value, int) and isinstance(divisor, int):
+        return value % divisor == 0
+    import sympy
+
+    return sympy.Eq(sympy.Mod(value, divisor), 0)
 
 
 def product(values) -> int:

@@ -1,7 +1,7 @@
 """Convolution, with optional batch-norm and activation folded in."""
 from __future__ import annotations
 
-from archcalc.layers.arith import product, require
+from archcalc.layers.arith import divides, product, require
 from archcalc.layers.registry import LayerKind, Param, register
 
 ACTIVATIONS = ("none", "relu", "tanh", "sigmoid")
@@ -16,9 +16,14 @@ def spatial(kind: str, ins, rank: int = 3):
     return shape
 
 
+def kernel_extent(kernel, dilation):
+    """The input span of a dilated kernel: k + (k - 1)(d - 1)."""
+    return kernel + (kernel - 1) * (dilation - 1)
+
+
 def conv_out_size(size, kernel, stride, pad, dilation):
-    """PyTorch's Conv2d rule: floor((size + 2p - d(k-1) - 1) / s) + 1."""
-    return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+    """PyTorch's Conv2d rule, in the lecture's order: floor((size - extent + 2p) / s) + 1."""
+    return (size - kernel_extent(kernel, dilation) + 2 * pad) // stride + 1
 
 
 @register
@@ -51,13 +56,13 @@ class Conv(LayerKind):
 
     def output_shape(self, p, ins):
         channels, height, width = spatial("conv", ins)
-        require(channels % p.groups == 0,
+        require(divides(p.groups, channels),
                 f"input channels {channels} are not divisible by groups={p.groups}")
-        require(p.out % p.groups == 0,
+        require(divides(p.groups, p.out),
                 f"output channels {p.out} are not divisible by groups={p.groups}")
         sizes = []
         for axis, size in enumerate((height, width)):
-            extent = p.dilation[axis] * (p.kernel[axis] - 1) + 1
+            extent = kernel_extent(p.kernel[axis], p.dilation[axis])
             require(size + 2 * p.pad[axis] >= extent,
                     f"input {'height' if axis == 0 else 'width'} {size} plus padding "
                     f"2*{p.pad[axis]} is smaller than the kernel extent {extent}",
@@ -70,7 +75,7 @@ class Conv(LayerKind):
         return ins[0][0] if p.order == "pre" else p.out
 
     def param_count(self, p, ins, out):
-        weights = p.out * (ins[0][0] // p.groups) * p.kernel[0] * p.kernel[1]
+        weights = p.kernel[0] * p.kernel[1] * (ins[0][0] // p.groups) * p.out
         bias = p.out if p.bias else 0
         bn = 2 * self._norm_channels(p, ins) if p.bn else 0
         return weights + bias + bn
@@ -80,7 +85,7 @@ class Conv(LayerKind):
         return 2 * self._norm_channels(p, ins) + 1 if p.bn else 0
 
     def macs(self, p, ins, out):
-        return product(out) * (ins[0][0] // p.groups) * p.kernel[0] * p.kernel[1]
+        return self.activations(p, ins, out) * (p.kernel[0] * p.kernel[1] * (ins[0][0] // p.groups))
 
     def flops(self, p, ins, out):
         elements_out = product(out)
@@ -92,7 +97,7 @@ class Conv(LayerKind):
         return total
 
     def rf_step(self, p, ins, out):
-        return tuple((p.dilation[a] * (p.kernel[a] - 1) + 1, p.stride[a], p.pad[a])
+        return tuple((kernel_extent(p.kernel[a], p.dilation[a]), p.stride[a], p.pad[a])
                      for a in (0, 1))
 
     def build(self, p, ins, out):

@@ -1,7 +1,7 @@
 """How the paths of a ``branch`` are joined: element-wise add or channel concat."""
 from __future__ import annotations
 
-from archcalc.layers.arith import product, require
+from archcalc.layers.arith import equal, product, require
 from archcalc.layers.conv import ACTIVATIONS
 from archcalc.layers.registry import LayerKind, Param, register
 
@@ -24,10 +24,11 @@ class Add(LayerKind):
     def output_shape(self, p, ins):
         first = ins[0]
         for index, shape in enumerate(ins[1:], start=1):
-            require(len(shape) == len(first) and all(a == b for a, b in zip(shape, first)),
-                    f"add needs equal shapes, got {list(first)} and {list(shape)} "
-                    f"(path {index + 1})",
-                    "give the shortcut path a projection (a 1x1 conv with the same stride)")
+            hint = "give the shortcut path a projection (a 1x1 conv with the same stride)"
+            message = f"add needs equal shapes, got {list(first)} and {list(shape)} (path {index + 1})"
+            require(len(shape) == len(first), message, hint)
+            for a, b in zip(first, shape):
+                require(equal(a, b), message, hint)
         return first
 
     def flops(self, p, ins, out):
@@ -57,7 +58,7 @@ class Concat(LayerKind):
             require(len(shape) == len(first),
                     f"concat needs tensors of the same rank, got {list(first)} and {list(shape)}")
             for axis, (a, b) in enumerate(zip(first[1:], shape[1:]), start=1):
-                require(a == b,
+                require(equal(a, b),
                         f"concat needs equal {('height', 'width')[axis - 1]}s, got "
                         f"{list(first)} and {list(shape)} (path {index + 1})",
                         "every path must keep the same spatial size: check strides and padding")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from archcalc.layers.arith import ceildiv, product, require, select
-from archcalc.layers.conv import spatial
+from archcalc.layers.conv import kernel_extent, spatial
 from archcalc.layers.registry import LayerKind, Param, register
 
 
@@ -13,10 +13,15 @@ def pool_out_size(size, kernel, stride, pad, dilation, ceil):
     window that would *start* inside the right padding:
     ``if (out - 1) * stride >= size + pad: out -= 1``.
     """
-    span = size + 2 * pad - dilation * (kernel - 1) - 1
+    span = size - kernel_extent(kernel, dilation) + 2 * pad
     if not ceil:
         return span // stride + 1
     out = ceildiv(span, stride) + 1
+    # (out - 1) * stride <= span + stride - 1, so the correction can only apply
+    # when pad + stride > extent; deciding that on the parameters keeps the
+    # symbolic formula free of a case split for every usual pooling layer.
+    if pad + stride <= kernel_extent(kernel, dilation):
+        return out
     return select((out - 1) * stride >= size + pad, out - 1, out)
 
 
@@ -47,7 +52,7 @@ class _WindowPool(LayerKind):
         sizes = []
         for axis, (size, (kernel, stride, pad, dilation)) in enumerate(
                 zip((height, width), self._windows(p, ins))):
-            extent = dilation * (kernel - 1) + 1
+            extent = kernel_extent(kernel, dilation)
             # PyTorch's pool2d_shape_check: pad <= kernel // 2 (the kernel, not its extent)
             require(2 * pad <= kernel,
                     f"padding {pad} is more than half the kernel {kernel}",
@@ -60,7 +65,7 @@ class _WindowPool(LayerKind):
         return (channels, sizes[0], sizes[1])
 
     def rf_step(self, p, ins, out):
-        return tuple((d * (k - 1) + 1, s, pad) for k, s, pad, d in self._windows(p, ins))
+        return tuple((kernel_extent(k, d), s, pad) for k, s, pad, d in self._windows(p, ins))
 
 
 @register

@@ -73,7 +73,8 @@ class LayerKind:
     def activations(self, p, ins, out):
         from archcalc.layers.arith import product
 
-        return product(out)
+        # H*W*C, the order the lecture multiplies in (224*224*64)
+        return product(tuple(out[1:]) + tuple(out[:1]))
 
     def rf_step(self, p, ins, out):
         return None

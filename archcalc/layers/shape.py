@@ -16,7 +16,8 @@ class Flatten(LayerKind):
     summary = "flatten to one axis (a view: no activation memory)"
 
     def output_shape(self, p, ins):
-        return (product(ins[0]),)
+        # H*W*C, the lecture's order (7*7*512); the same number as torch's C*H*W
+        return (product(tuple(ins[0][1:]) + tuple(ins[0][:1])),)
 
     def activations(self, p, ins, out):
         return 0
