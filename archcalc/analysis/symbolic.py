@@ -131,9 +131,9 @@ class SymbolicAnalyzer(Analyzer):
         self.conditions: list[Condition] = []
         self.node = ""
 
-    def prepare(self, node, params, ins):
-        self.node = node.path
-        return params, ins
+    def apply(self, node, kind_name, params, ins, rf):
+        self.node = node.path  # conditions recorded by this node's rules name it
+        return super().apply(node, kind_name, params, ins, rf)
 
     def collect(self, condition, message, hint):
         self.conditions.append(Condition(self.node, condition, message))

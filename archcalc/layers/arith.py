@@ -79,6 +79,8 @@ def divides(divisor, value):
     """``value % divisor == 0`` as a condition (a sympy equation for symbols)."""
     if isinstance(value, int) and isinstance(divisor, int):
         return value % divisor == 0
+    if divisor == 1:
+        return True
     import sympy
 
     return sympy.Eq(sympy.Mod(value, divisor), 0)

@@ -59,7 +59,7 @@ def symbolic_dict(result, spec) -> dict:
         "totals": {key: _expr(value) for key, value in report.totals.items()},
         "layers": [{"name": row.path, "kind": row.kind,
                     "output_shape": [str(d) for d in row.output_shape],
-                    "activations": _expr(row.activations), "params": row.params,
+                    "activations": _expr(row.activations), "params": _expr(row.params),
                     "macs": _expr(row.macs), "flops": _expr(row.flops)}
                    for row in report.rows],
         "conditions": [c.as_dict() for c in unique_conditions(result)],
@@ -75,14 +75,14 @@ def symbolic_rich(result, title: str):
                   caption=_caption(result), caption_justify="left")
     totals = report.totals
     footer = ["total", "", " x ".join(str(d) for d in report.output),
-              _text(totals["activations"]), units.grouped(totals["params"]),
+              _text(totals["activations"]), _text(totals["params"]),
               _text(totals["macs"])]
     for index, header in enumerate(("layer", "kind", "output (C x H x W)", "activations",
                                     "params", "MACs")):
         table.add_column(header, footer=footer[index], overflow="fold")
     for row in report.rows:
         table.add_row(row.path, row.kind, " x ".join(str(d) for d in row.output_shape),
-                      _text(row.activations), units.grouped(row.params), _text(row.macs))
+                      _text(row.activations), _text(row.params), _text(row.macs))
     return table
 
 

@@ -41,13 +41,15 @@ def resolve(name_or_path: str) -> Path:
                             hint="give a path to a .yaml spec or a bundled name "
                                  "(`archcalc list`)")
         if path.is_dir():
-            raise SpecError("this is a folder, not a spec file", where=Location(name_or_path))
+            raise _folder_error(name_or_path)
         return path
     specs = bundled()
     if name_or_path in specs:
         return specs[name_or_path]
     if Path(name_or_path).is_file():
         return Path(name_or_path)
+    if Path(name_or_path).is_dir():
+        raise _folder_error(name_or_path)
     import difflib
 
     close = difflib.get_close_matches(name_or_path, list(specs), n=3, cutoff=0.5)
@@ -55,6 +57,11 @@ def resolve(name_or_path: str) -> Path:
     hint = f"did you mean {', '.join(close)}?" if close else "run `archcalc list` for the zoo"
     raise SpecError(f"unknown model {name_or_path!r}: not a bundled spec or a file",
                     hint=hint)
+
+
+def _folder_error(name: str) -> SpecError:
+    return SpecError("this is a folder, not a spec file", where=Location(name),
+                     hint="give one .yaml file, e.g. specs/vgg16.yaml, or a bundled name")
 
 
 def typo_distance(a: str, b: str) -> int:

@@ -83,11 +83,29 @@ class ChannelExpr:
     text: str
 
     def resolve(self, in_channels) -> int:
+        if not isinstance(in_channels, int):
+            return self._resolve_symbolic(in_channels)
         channels = whole(evaluate(self.text, {"in": in_channels}), self.text)
         if channels < 1:
             raise SpecError(f"{self.text!r} gives {channels} channels for {in_channels} input "
                             "channels", hint="a channel count must be at least 1")
         return channels
+
+    def _resolve_symbolic(self, in_channels):
+        """``in`` is a symbol (``--input Cx224x224``): the expression is linear in it,
+        and being a whole number becomes a condition on the input."""
+        from archcalc.layers.arith import equal, require
+
+        at = [evaluate(self.text, {"in": n}) for n in (0, 1, 2)]
+        slope, intercept = at[1] - at[0], at[0]
+        if at[2] != intercept + 2 * slope:
+            raise SpecError(f"{self.text!r} is not linear in `in`, which symbolic channels need")
+        import sympy
+
+        value = sympy.Rational(slope.numerator, slope.denominator) * in_channels + \
+            sympy.Rational(intercept.numerator, intercept.denominator)
+        require(equal(sympy.floor(value), value), f"{self.text!r} must give whole channels")
+        return value
 
     def __str__(self) -> str:
         return self.text

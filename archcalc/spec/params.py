@@ -1,6 +1,8 @@
 """Validate one layer's YAML arguments against its kind's parameter schema."""
 from __future__ import annotations
 
+import math
+
 from archcalc.errors import SpecError, shown
 from archcalc.layers.registry import REQUIRED, LayerKind, Param, did_you_mean, unknown_key_error
 from archcalc.spec.expr import ChannelExpr, evaluate, is_expression
@@ -54,6 +56,8 @@ def coerce(param: Param, value):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise SpecError(f"`{param.name}` must be a number, got {shown(value)}",
                             hint=_number_hint(value))
+        if not math.isfinite(value):
+            raise SpecError(f"`{param.name}` must be a finite number, got {value}")
         return float(value)
     if kind == "bool":
         if not isinstance(value, bool):

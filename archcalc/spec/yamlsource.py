@@ -124,6 +124,10 @@ def _construct_map(loader: _SpecLoader, node):
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, (str, int, float, bool)) or key is None:
             raise SpecError("mapping keys must be plain names", where=loader.where(key_node))
+        if key == "<<":
+            raise SpecError("YAML merge keys (`<<`) are not supported",
+                            where=loader.where(key_node),
+                            hint="put shared arguments in `defaults:` or in a template")
         if key in result:
             raise SpecError(
                 f"duplicate key {key!r}", where=loader.where(key_node),
@@ -177,18 +181,27 @@ def read_yaml(text: str, filename: str):
                         hint="delete it, or write it as an escape inside double quotes") \
             from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = Location(filename, mark.line + 1, mark.column + 1) if mark else Location(filename)
-        problem = exc.problem or exc.context or "cannot parse"
-        if exc.problem and exc.context and exc.context_mark and mark \
-                and exc.context_mark.line != mark.line:
-            problem += f" {exc.context} that starts at line {exc.context_mark.line + 1}"
-        if isinstance(exc, yaml.constructor.ConstructorError):
-            raise SpecError(f"unsupported YAML value: {problem}", where=where,
-                            hint="specs use plain YAML values: no tags like `!!python/...`") \
-                from None
-        raise SpecError(f"invalid YAML: {problem}", where=where,
-                        hint="check indentation, colons and brackets near this line") from None
+        raise _yaml_error(exc, filename) from None
     finally:
         if loader is not None:
             loader.dispose()
+
+
+def _yaml_error(exc: yaml.MarkedYAMLError, filename: str) -> SpecError:
+    mark = exc.problem_mark or exc.context_mark
+    where = Location(filename, mark.line + 1, mark.column + 1) if mark else Location(filename)
+    problem = exc.problem or exc.context or "cannot parse"
+    if "single document" in str(exc.context):
+        return SpecError("the file holds more than one YAML document", where=where,
+                         hint="a spec is one document: remove the second `---`")
+    if isinstance(exc, yaml.constructor.ConstructorError):
+        return SpecError(f"unsupported YAML value: {problem}", where=where,
+                         hint="specs use plain YAML values: no tags like `!!python/...`")
+    if isinstance(exc, yaml.composer.ComposerError):
+        return SpecError(f"invalid YAML: {problem}", where=where,
+                         hint="define each anchor `&name` once, before its aliases `*name`")
+    if exc.problem and exc.context and exc.context_mark and mark \
+            and exc.context_mark.line != mark.line:
+        problem += f" ({exc.context} that starts at line {exc.context_mark.line + 1})"
+    return SpecError(f"invalid YAML: {problem}", where=where,
+                     hint="check indentation, colons and brackets near this line")

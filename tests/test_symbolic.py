@@ -1,0 +1,113 @@
+"""Symbolic analysis: formulas of the input size from the same rules, checked
+against the integer analysis, the concrete size search and hand arithmetic."""
+from __future__ import annotations
+
+import sympy
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+import pytest
+
+from archcalc import analyze, load_spec
+from archcalc.analysis import limits
+from archcalc.analysis.symbolic import (analyze_symbolic, parse_shape, size_classes,
+                                        smallest_square_side, symbol)
+from archcalc.spec.catalog import bundled
+from archcalc.spec.loader import parse_spec
+from archcalc.testing import specs
+
+H, W = symbol("H"), symbol("W")
+
+
+def substituted(value, height, width):
+    if isinstance(value, sympy.Basic):
+        value = value.subs({H: height, W: width})
+        assert value.is_Integer, value
+        return int(value)
+    return value
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs(), st.data())
+def test_symbolic_results_equal_integer_analysis(document, data):
+    spec = parse_spec(yaml.safe_dump(document, sort_keys=False), "random.yaml")
+    channels, height, width = spec.input
+    result = analyze_symbolic(spec, (channels, H, W))
+    # Any size the spec accepts: its own, or one drawn near it that analyses.
+    height = data.draw(st.integers(height, height + 12), label="height")
+    width = data.draw(st.integers(width, width + 12), label="width")
+    if not limits.accepts(spec, (channels, height, width)):
+        height, width = spec.input[1:]
+    concrete = analyze(spec, (channels, height, width))
+    assert len(result.report.rows) == len(concrete.rows)
+    for symbolic_row, row in zip(result.report.rows, concrete.rows):
+        assert tuple(substituted(d, height, width) for d in symbolic_row.output_shape) == \
+            row.output_shape
+        for key in ("activations", "params", "buffers", "macs", "flops"):
+            assert substituted(getattr(symbolic_row, key), height, width) == getattr(row, key)
+    for key, value in result.report.totals.items():
+        assert substituted(value, height, width) == concrete.totals[key], key
+    for condition in result.conditions:
+        assert bool(condition.condition.subs({H: height, W: width}))
+
+
+@pytest.mark.parametrize("name", list(bundled()))
+def test_smallest_valid_input_equals_concrete_search(name):
+    spec = load_spec(name)
+    result = analyze_symbolic(spec, (spec.input[0], H, W))
+    assert smallest_square_side(result) == limits.smallest_square_side(spec)
+
+
+@pytest.mark.parametrize("name", ["resnet50", "vgg16"])
+def test_assume_multiples_of_32_give_a_polynomial_equal_to_the_numeric_analysis(name):
+    spec = load_spec(name)
+    result = analyze_symbolic(spec, (3, H, W), assume=["H=W", "H%32==0"])
+    macs = result.report.totals["macs"]
+    assert not macs.has(sympy.floor, sympy.ceiling)
+    assert sympy.Poly(macs, H).degree() == 2
+    for size in (224, 256, 320):
+        numeric = analyze(spec, (3, size, size)).totals
+        for key in ("macs", "flops", "activations", "activation_bytes"):
+            assert int(result.report.totals[key].subs(H, size)) == numeric[key], (key, size)
+
+
+def test_resnet50_macs_polynomial_by_hand():
+    # At H = W = 32k every stage is exactly H/4 ... H/32 wide; the fc does not scale.
+    result = analyze_symbolic(load_spec("resnet50"), (3, H, W), assume=["H=W,H%32==0"])
+    conv_macs_at_224 = 4089184256 - 2048 * 1000
+    assert sympy.expand(result.report.totals["macs"]) == \
+        sympy.Rational(conv_macs_at_224, 224 ** 2) * H ** 2 + 2048000
+
+
+def test_alexnet_conditions_and_size_classes():
+    result = analyze_symbolic(load_spec("alexnet"), (3, H, W))
+    assert any(str(c.condition) == "H >= 11" and c.node == "conv1" for c in result.conditions)
+    assert smallest_square_side(result) == 67
+    classes = size_classes(result, 67)
+    # 227 = 32*7 + 3 is the lecture's size where no division rounds.
+    assert classes["no_rounding"] == (32, 3)
+    assert 227 % 32 == 3
+
+
+def test_parse_shape_and_symbolic_batch(run_cli):
+    assert parse_shape("3xHxW") == (3, H, W)
+    result = run_cli("table", "vgg16", "--input", "3xHxH", "--batch", "N", "--format", "json")
+    assert result.exit_code == 0, result.output
+    import json
+
+    data = json.loads(result.output)
+    assert set(data["totals"]["macs"]["free_symbols"]) == {"H", "N"}
+    assert data["validity"]["smallest_input"] == "3x32x32"
+
+
+def test_table_names_the_smallest_input(run_cli):
+    result = run_cli("table", "alexnet", "--input", "3x32x32")
+    assert result.exit_code == 2
+    assert "smallest input that works is 3x67x67" in result.output
+    assert "pool2" in result.output
+
+
+def test_bad_assumption_is_a_clear_error(run_cli):
+    result = run_cli("table", "resnet50", "--input", "3xHxW", "--assume", "Q%2==0")
+    assert result.exit_code == 2
+    assert "not a symbol of the input" in result.output
