@@ -31,7 +31,8 @@ def _check_int(param: Param, value, minimum: int):
         raise SpecError(f"`{param.name}` must be a whole number, got {shown(value)}",
                         hint=_number_hint(value) or param.help or None)
     if value < minimum:
-        raise SpecError(f"`{param.name}` must be at least {minimum}, got {value}")
+        raise SpecError(f"`{param.name}` must be at least {minimum}, got {value}",
+                        hint=param.help or None)
     if value > MAX_INT:
         raise SpecError(f"`{param.name}` is {value}, larger than this tool accepts ({MAX_INT})")
     return value
