@@ -20,7 +20,7 @@ from archcalc.spec.yamlsource import YamlList, YamlMap
 CONTROL_KEYS = ("name", "repeat", "first", "last", "when", "expect", "paper")
 BRANCH_KEYS = ("paths", "merge", "act")
 MAX_REPEAT = 10_000
-MAX_NODES = 100_000
+MAX_NODES = 20_000  # 40x the largest zoo network; an explosion must fail fast
 MAX_TEMPLATE_DEPTH = 32
 MAX_NESTING = 50  # nodes inside nodes (branches, template calls, repeats)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -141,7 +141,8 @@ class Expander:
         count = self.substitute(body["repeat"], args, body.where_of("repeat"), path)
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_REPEAT:
             raise SpecError(f"`repeat` must be a whole number from 1 to {MAX_REPEAT}, "
-                            f"got {shown(count)}", where=body.where_of("repeat"), node=path)
+                            f"got {shown(count)}", where=body.where_of("repeat"), node=path,
+                            hint="`repeat` makes that many copies of this item")
         overrides = {}
         for key in ("first", "last"):
             value = body.get(key) or {}

@@ -105,7 +105,8 @@ def read_input(value, where) -> tuple:
         raise SpecError(f"`input` must be [C, H, W] (or [features]), got {shown(value)}",
                         where=where, hint="for example `input: [3, 224, 224]`")
     if any(v < 1 for v in value):
-        raise SpecError(f"`input` sizes must be positive, got {value!r}", where=where)
+        raise SpecError(f"`input` sizes must be positive, got {value!r}", where=where,
+                        hint="for example `input: [3, 224, 224]`")
     if any(v > MAX_INPUT_SIDE for v in value):
         raise SpecError(f"`input` sizes above {MAX_INPUT_SIDE} are not supported", where=where)
     return tuple(value)
