@@ -210,6 +210,7 @@ class Expander:
             self.depth -= 1
 
     def expand_node(self, op, given: dict, located, where, path, args, stack, expect, paper):
+        """expand_one's work: a branch, a template call or a layer."""
 
         def where_of(key):
             return located.where_of(key) if key is not None else where
@@ -338,4 +339,3 @@ def _with_expect(node, expect, paper):
     from dataclasses import replace
 
     return replace(node, expect=expect or node.expect, paper=paper or node.paper)
-
