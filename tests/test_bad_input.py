@@ -77,9 +77,11 @@ def assert_one_error(code: int, stderr: str, file: str | None) -> str:
     assert "Traceback" not in stderr, stderr
     assert stderr.startswith("error: "), stderr
     assert stderr.count("error:") == 1, stderr
+    lines = stderr.rstrip("\n").split("\n")  # one sentence, then at most one hint line
+    assert len(lines) == 1 or (len(lines) == 2 and lines[1].startswith("  hint: ")), stderr
     if file is not None:
         assert file in stderr, stderr
-    return " ".join(stderr.split())
+    return " ".join(stderr.split())  # tolerate wrapping should a terminal width apply
 
 
 def check_message(message: str, path: Path, wanted: list[str]) -> None:
