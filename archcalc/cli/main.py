@@ -14,6 +14,7 @@ COMMANDS = {
                 "Each layer's arithmetic written out: (227 - 11)/4 + 1 = 55."),
     "check": ("archcalc.cli.cmd_check", "Validate specs and verify their expect: facts."),
     "kinds": ("archcalc.cli.cmd_kinds", "List the layer kinds a spec can use."),
+    "expand": ("archcalc.cli.cmd_expand", "Print the spec with templates and repeats unrolled."),
     "verify": ("archcalc.cli.cmd_verify",
                "Build, run once, compare with fvcore, FlopCounterMode and hooks."),
     "build": ("archcalc.cli.cmd_build", "Build the spec as a PyTorch module; load/save weights."),

@@ -24,6 +24,9 @@ MAX_NODES = 20_000  # 40x the largest zoo network; an explosion must fail fast
 MAX_TEMPLATE_DEPTH = 32
 MAX_NESTING = 50  # nodes inside nodes (branches, template calls, repeats)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A node may also be named by a number, as nn.Sequential names its children
+# (torchvision's `features.0`, and the copies of a repeat).
+_NODE_NAME = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+)$")
 REQUIRED_ARG = "required"
 
 
@@ -108,11 +111,13 @@ class Expander:
                 continue
             if "name" in body:
                 local = self.substitute(body["name"], args, body.where_of("name"), prefix)
-                if not isinstance(local, str) or not _NAME.match(local):
+                if isinstance(local, int) and not isinstance(local, bool) and local >= 0:
+                    local = str(local)
+                if not isinstance(local, str) or not _NODE_NAME.match(local):
                     raise SpecError(f"bad node name {shown(local)}", where=body.where_of("name"),
                                     node=prefix or None,
-                                    hint="names are letters, digits and _, not starting with a "
-                                         "digit; dots come from nesting")
+                                    hint="names are letters, digits and _ (not starting with a "
+                                         "digit) or a plain number; dots come from nesting")
             else:
                 counters[op] = counters.get(op, 0) + 1
                 local = f"{op}{counters[op]}"
@@ -215,8 +220,12 @@ class Expander:
         def where_of(key):
             return located.where_of(key) if key is not None else where
 
+        nested = {"branch": "paths", "group": "layers"}.get(op)
         values = {k: self.substitute(v, args, where_of(k), path)
-                  for k, v in given.items() if not (op == "branch" and k == "paths")}
+                  for k, v in given.items() if k != nested}
+        if op == "group":
+            return self.expand_group(given, values, where_of, where, path, args, stack, expect,
+                                     paper)
         if op == "branch":
             return self.expand_branch(given, values, where_of, where, path, args, stack, expect,
                                       paper)
@@ -230,7 +239,7 @@ class Expander:
                             hint=f"write `- branch: {{merge: {op}, paths: {{...}}}}`")
         if kind is None:
             options = [k for k, v in all_kinds().items() if v.arity == "one"]
-            options += list(self.templates) + ["branch"]
+            options += list(self.templates) + ["branch", "group"]
             raise SpecError(f"unknown op {op!r}", where=where, node=path,
                             hint=did_you_mean(op, options) or
                             "run `archcalc kinds` to list the layer kinds")
@@ -245,6 +254,17 @@ class Expander:
 
         return Layer(path, op, param_check.validate(kind, merged, where_param, path), where,
                      expect, paper)
+
+    def expand_group(self, given, values, where_of, where, path, args, stack, expect, paper):
+        """``- group: {name: layer1, layers: [...]}``: a named container of layers, the
+        explicit form of what a repeat or a multi-item template call produces."""
+        for key in values:
+            raise unknown_key_error(key, ("layers",) + CONTROL_KEYS, "`group`",
+                                    where_of(key)).located(None, path)
+        if "layers" not in given:
+            raise SpecError("`group` needs `layers`: a list of layers", where=where, node=path)
+        children = self.expand_items(given["layers"], where_of("layers"), path, args, stack)
+        return Sequence(path, tuple(children), where, expect, paper)
 
     def expand_branch(self, given, values, where_of, where, path, args, stack, expect, paper):
         for key in values:

@@ -136,7 +136,7 @@ def read_templates(document) -> dict:
     templates = {}
     for name, definition in raw.items():
         where = raw.where_of(name)
-        if name in kinds or name == "branch":
+        if name in kinds or name in ("branch", "group"):
             raise SpecError(f"template name {name!r} hides the layer kind of that name",
                             where=where, hint="choose another template name")
         if not isinstance(definition, dict) or "body" not in definition:
