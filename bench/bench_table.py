@@ -1,6 +1,7 @@
 """Wall time of `archcalc table vgg16` against torchinfo's summary of torchvision's
-vgg16, side by side in one run on the same machine, plus the in-process analysis
-time of the largest zoo spec.
+vgg16, side by side in one run on the same machine; the symbolic
+`table resnet50 --input 3xHxW`; and the in-process analysis time of the largest
+zoo spec.
 
     .venv/bin/python bench/bench_table.py [--repeats 7]
 
@@ -21,6 +22,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ARCHCALC = [sys.executable, "-m", "archcalc", "table", "vgg16"]
+SYMBOLIC = [sys.executable, "-m", "archcalc", "table", "resnet50", "--input", "3xHxW"]
 TORCHINFO = [sys.executable, "-c",
              "import torchvision, torchinfo; "
              "torchinfo.summary(torchvision.models.vgg16(), input_size=(1, 3, 224, 224))"]
@@ -57,6 +59,7 @@ def main():
     args = parser.parse_args()
     ours = wall(ARCHCALC, args.repeats)
     theirs = wall(TORCHINFO, max(3, args.repeats // 2))
+    symbolic = wall(SYMBOLIC, max(3, args.repeats // 2))
     name, analysis_ms = largest_spec_analysis_ms(20)
     result = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
@@ -64,6 +67,7 @@ def main():
         "archcalc_table_vgg16_median_s": round(statistics.median(ours), 4),
         "torchinfo_vgg16_median_s": round(statistics.median(theirs), 4),
         "speedup": round(statistics.median(theirs) / statistics.median(ours), 1),
+        "archcalc_table_resnet50_symbolic_median_s": round(statistics.median(symbolic), 4),
         "largest_spec": name,
         "largest_spec_analysis_ms": round(analysis_ms, 2),
     }
