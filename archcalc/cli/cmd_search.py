@@ -1,0 +1,111 @@
+"""`archcalc search`: the lecture's coarse-to-fine random search, stored in Optuna."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from archcalc.cli import console
+from archcalc.cli.options import format_option, require_torch
+
+
+@click.command("search")
+@click.argument("spec", metavar="NAME|PATH", required=False)
+@click.option("--trials", type=click.IntRange(min=1), default=12, show_default=True,
+              help="trials per stage")
+@click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True,
+              help="epochs per trial (the fine stage's, with --stage auto)")
+@click.option("--coarse-epochs", type=click.IntRange(min=1), default=None,
+              help="epochs per coarse trial with --stage auto [default: a third of --epochs, "
+                   "at least 1]")
+@click.option("--param", "params", multiple=True, metavar="NAME=LOW:HIGH[:log]",
+              help="a searched range (lr, weight_decay, momentum, dropout, batch_size); "
+                   "repeat for several [default: lr and weight_decay over log ranges]")
+@click.option("--stage", type=click.Choice(["coarse", "fine", "auto"]), default="auto",
+              show_default=True, help="one stage, or coarse then fine around the best")
+@click.option("--storage", default=None, metavar="URL",
+              help="SQLAlchemy URL of the study store [default: sqlite in --out]")
+@click.option("--study", default=None, help="study name; the same name resumes a search "
+                                             "[default: the spec's name]")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="local processes sharing the study")
+@click.option("--data", default="digits", show_default=True,
+              help="digits | cifar10:DIR | folder:DIR | synthetic")
+@click.option("--input", "input_text", metavar="CxHxW", help="training input size")
+@click.option("--out", default=None, type=click.Path(file_okay=False),
+              help="run folder for the store and plots [default: runs/search-<study>]")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--show", is_flag=True, help="print an existing study (with --storage/--study) "
+                                           "and plot it, without training")
+@format_option("rich", "json")
+def command(spec, trials, epochs, coarse_epochs, params, stage, storage, study, workers, data,
+            input_text, out, seed, show, fmt):
+    """Random search of NAME|PATH's hyperparameters in log space where asked, never a
+    grid; with --stage auto, the lecture's procedure: a coarse stage of short runs,
+    ranges narrowed around the best trials, then a fine stage of longer runs.
+
+    Trials whose cost passes 3x its start or goes non-finite are recorded as
+    exploded; weak trials are pruned by Optuna's median pruner. The results table
+    is sorted by validation accuracy, with a warning when a best value sits at the
+    edge of its range.
+    """
+    from pathlib import Path
+
+    from archcalc.search.run import SearchJob, run_search, show_study
+    from archcalc.search.space import default_space, parse_param
+
+    if show:
+        if not study:
+            raise click.UsageError("--show needs --study (and --storage unless the default "
+                                   "store in --out holds it)")
+        out_dir = Path(out or f"runs/search-{study}")
+        result = show_study(storage, study, out_dir)
+    else:
+        if not spec:
+            raise click.UsageError("give NAME|PATH to search (or --show)")
+        require_torch()
+        space = [parse_param(text) for text in params] or default_space()
+        study_name = study or Path(str(spec)).stem
+        out_dir = Path(out or f"runs/search-{study_name}")
+        job = SearchJob(spec=str(spec), data=data, input_text=input_text, seed=seed)
+        result = run_search(job, space, stage=stage, trials=trials, epochs=epochs,
+                            coarse_epochs=coarse_epochs, storage=storage, study=study_name,
+                            workers=workers, out_dir=out_dir,
+                            say=None if fmt == "json" else _say)
+    if fmt == "json":
+        console.print_text(json.dumps(result, indent=2, default=str))
+    else:
+        _print(result)
+
+
+def _say(text: str) -> None:
+    console.out().print(text, markup=False)
+
+
+def _print(result: dict) -> None:
+    from rich.table import Table
+
+    from archcalc.render import units
+
+    for stage in result["stages"]:
+        table = Table(title=f"{stage['name']} stage: {stage['study']} "
+                            f"({stage['epochs']} epoch(s) per trial)", header_style="bold")
+        names = [r["name"] for r in stage["ranges"]]
+        for header in ["trial", "state", "val acc"] + names:
+            table.add_column(header, justify="right")
+        for row in stage["rows"]:
+            acc = "" if row["val_acc"] is None else f"{row['val_acc']:.4f}"
+            table.add_row(str(row["trial"]), row["state"], acc,
+                          *[units.si(row["params"].get(n), 3) if n in row["params"] else ""
+                            for n in names])
+        console.out().print(table)
+    for warning in result.get("warnings", []):
+        console.out().print(f"[yellow]warning:[/yellow] {warning}")
+    if result.get("best"):
+        best = result["best"]
+        console.out().print(f"best: val acc {best['val_acc']:.4f} with "
+                            + ", ".join(f"{k}={v:.4g}" for k, v in best["params"].items()),
+                            markup=False)
+    if result.get("plot"):
+        console.out().print(f"plot: {result['plot']}  store: {result['storage']}",
+                            markup=False)

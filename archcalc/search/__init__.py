@@ -1,0 +1,1 @@
+"""Hyperparameter search: the lecture's coarse-to-fine random search on an Optuna store."""

@@ -1,0 +1,126 @@
+"""Orchestrate a search: stages, narrowing, warnings, the plot and the result."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from archcalc.errors import ArchcalcError
+from archcalc.search import report, study as studies
+from archcalc.search.space import ParamRange, edge_warnings, narrow
+
+
+@dataclass(frozen=True)
+class SearchJob:
+    """What every trial trains (picklable, so worker processes can rebuild it)."""
+
+    spec: str
+    data: str = "digits"
+    input_text: str | None = None
+    seed: int = 0
+
+    def __call__(self):
+        from archcalc.search.objective import trial_runner
+
+        return trial_runner(self)
+
+
+def _stage_dict(stage: studies.Stage, url: str) -> dict:
+    opened = studies.open_study(url, stage.study)
+    return {"name": stage.name, "study": stage.study, "epochs": stage.epochs,
+            "ranges": [_range_dict(p) for p in stage.space],
+            "rows": report.trial_rows(opened)}
+
+
+def _range_dict(param: ParamRange) -> dict:
+    return {"name": param.name, "low": param.low, "high": param.high, "log": param.log}
+
+
+def run_search(job: SearchJob, space: list[ParamRange], *, stage: str, trials: int, epochs: int,
+               coarse_epochs: int | None, storage: str | None, study: str, workers: int,
+               out_dir: Path, say=None) -> dict:
+    say = say or (lambda text: None)
+    url = studies.storage_url(storage, out_dir)
+    stages = []
+    if stage in ("coarse", "auto"):
+        coarse = studies.Stage("coarse", f"{study}-coarse" if stage == "auto" else study,
+                               tuple(space), trials,
+                               coarse_epochs or max(1, epochs // 3) if stage == "auto" else epochs)
+        stages.append(coarse)
+        say("coarse stage ranges: " + "; ".join(p.describe() for p in coarse.space))
+        started = studies.run_stage(url, coarse, job, workers, job.seed)
+        say(f"coarse stage: {started} new trial(s), {coarse.epochs} epoch(s) each")
+    if stage in ("fine", "auto"):
+        fine_space = tuple(space)
+        if stage == "auto":
+            best = studies.best_values(studies.open_study(url, stages[0].study))
+            if not best:
+                raise ArchcalcError("no coarse trial finished, so there is nothing to narrow "
+                                    "around", hint="widen the ranges or lower the learning "
+                                                   "rate range; see the coarse table")
+            fine_space = tuple(narrow(list(space), best))
+        fine = studies.Stage("fine", f"{study}-fine" if stage == "auto" else study, fine_space,
+                             trials, epochs)
+        stages.append(fine)
+        say("fine stage ranges: " + "; ".join(p.describe() for p in fine.space))
+        started = studies.run_stage(url, fine, job, workers, job.seed + 1000)
+        say(f"fine stage: {started} new trial(s), {fine.epochs} epoch(s) each")
+    result = {"storage": url, "stages": [_stage_dict(s, url) for s in stages]}
+    return _conclude(result, list(stages[-1].space), out_dir)
+
+
+def _conclude(result: dict, space: list[ParamRange], out_dir: Path) -> dict:
+    rows = [row for stage in result["stages"] for row in stage["rows"]]
+    finished = [row for row in rows if row["val_acc"] is not None and row["state"] == "complete"]
+    last_rows = result["stages"][-1]["rows"]
+    last_done = [row for row in last_rows if row["val_acc"] is not None
+                 and row["state"] == "complete"]
+    if finished:
+        result["best"] = max(finished, key=lambda row: row["val_acc"])
+    if last_done:
+        best_last = max(last_done, key=lambda row: row["val_acc"])
+        result["warnings"] = edge_warnings(space, best_last["params"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plot_path = out_dir / "search.png"
+    report.plot_study(rows, space, plot_path)
+    result["plot"] = str(plot_path)
+    return result
+
+
+def show_study(storage: str | None, study: str, out_dir: Path) -> dict:
+    import optuna
+
+    url = studies.storage_url(storage, out_dir)
+    names = [s.study_name for s in optuna.study.get_all_study_summaries(
+        storage=studies._storage(url))]
+    wanted = [name for name in (study, f"{study}-coarse", f"{study}-fine") if name in names]
+    if not wanted:
+        raise ArchcalcError(f"no study {study!r} in {url}",
+                            hint=f"studies there: {', '.join(names) or 'none'}")
+    stages = []
+    for name in wanted:
+        opened = studies.open_study(url, name, create=False)
+        ranges = _ranges_of(opened)
+        stages.append({"name": name.rsplit("-", 1)[-1] if name != study else "search",
+                       "study": name, "epochs": _epochs_of(opened),
+                       "ranges": [_range_dict(p) for p in ranges],
+                       "rows": report.trial_rows(opened)})
+    result = {"storage": url, "stages": stages}
+    last_space = [ParamRange(**r) for r in stages[-1]["ranges"]]
+    return _conclude(result, last_space, out_dir)
+
+
+def _ranges_of(opened) -> list[ParamRange]:
+    """The searched ranges, read back from the trials' distributions."""
+    ranges = {}
+    for trial in opened.trials:
+        for name, distribution in trial.distributions.items():
+            kind = "int" if type(distribution).__name__.startswith("Int") else "float"
+            ranges[name] = ParamRange(name, distribution.low, distribution.high,
+                                      bool(getattr(distribution, "log", False)), kind)
+    return list(ranges.values())
+
+
+def _epochs_of(opened) -> int | None:
+    steps = [max(trial.intermediate_values) + 1 for trial in opened.trials
+             if trial.intermediate_values]
+    return max(steps) if steps else None
