@@ -50,3 +50,13 @@ def square(pair) -> str:
 
 def ratio(value: float) -> str:
     return f"{value:.3g}x"
+
+
+def percent(part, whole) -> str:
+    """(74, 100) -> '74%'; a zero whole gives '-'."""
+    return f"{part / whole:.0%}" if whole else "-"
+
+
+def scaled(value, scale, suffix: str, decimals: int, signed: bool = False) -> str:
+    """A count in a published figure's own unit: (163328, 1024, 'K', 1) -> '159.5K'."""
+    return f"{float(value) / float(scale):{'+' if signed else ''}.{decimals}f}{suffix}"

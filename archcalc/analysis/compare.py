@@ -1,0 +1,100 @@
+"""Several specs side by side: their totals and each one's ratios to the first.
+
+The lecture compares networks in words ("Compared to AlexNet: 12X less params, 2x
+more compute"); ``describe`` writes the same kind of sentence from exact totals.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from archcalc.spec.model import Branch, Layer, Sequence
+
+# (key, what it counts, word when the model has less of it, word when more)
+METRICS = (
+    ("params", "parameters", "fewer", "more"),
+    ("macs", "MACs", "fewer", "more"),
+    ("flops", "FLOPs", "fewer", "more"),
+    ("activations", "activation memory", "less", "more"),
+    ("depth", "weight layers", "fewer", "more"),
+)
+
+
+@dataclass(frozen=True)
+class ModelTotals:
+    """One spec's totals per image at one input size."""
+
+    name: str
+    title: str
+    input: tuple
+    params: int
+    macs: int
+    flops: int
+    activations: int
+    activation_bytes: int
+    depth: int  # weight layers on the longest path from input to output
+
+
+def weight_depth(node, macs_by_path: dict) -> int:
+    """Weight layers (conv and fc: the layers with MACs) on the longest path.
+
+    This is how papers count depth: VGG-16 has 16, GoogLeNet 22 ("22 layers deep
+    when counting only layers with parameters"), ResNet-50 50 (a block's main path,
+    not its shortcut), DenseNet-121 121. BN, pooling and merges do not count.
+    """
+    if isinstance(node, Layer):
+        return 1 if macs_by_path.get(node.path, 0) > 0 else 0
+    if isinstance(node, Sequence):
+        return sum(weight_depth(child, macs_by_path) for child in node.children)
+    if isinstance(node, Branch):
+        return max((weight_depth(path, macs_by_path) for _, path in node.paths), default=0)
+    raise TypeError(f"unknown node {node!r}")
+
+
+def model_totals(spec, input_shape=None, *, dtype: str = "fp32") -> ModelTotals:
+    """Totals of ``spec`` at its own input or ``input_shape``; a size that collapses
+    raises the analysis's error (naming the smallest input that works)."""
+    from archcalc.analysis.limits import analyze_explained
+
+    report = analyze_explained(spec, input_shape, dtype=dtype, check_expect=False)
+    totals = report.totals
+    macs_by_path = {row.path: row.macs for row in report.rows}
+    return ModelTotals(spec.name, spec.title, tuple(report.input), totals["params"],
+                       totals["macs"], totals["flops"], totals["activations"],
+                       totals["activation_bytes"], weight_depth(spec.root, macs_by_path))
+
+
+def ratios(base: ModelTotals, other: ModelTotals) -> dict:
+    """other / base for every metric, exact; None where the base is zero."""
+    return {key: Fraction(getattr(other, key), getattr(base, key))
+            if getattr(base, key) else None for key, *_ in METRICS}
+
+
+def _phrase(ratio: Fraction, label: str, fewer: str, more: str) -> str:
+    from archcalc.render import units
+
+    if ratio == 1:
+        return f"the same {label}"
+    word, factor = (more, ratio) if ratio > 1 else (fewer, 1 / ratio)
+    shown = units.ratio(float(factor))
+    if shown == units.ratio(1.0):  # within half a percent: "1x more" would mislead
+        return f"about the same {label}"
+    return f"{shown} {word} {label}"
+
+
+def describe(base: ModelTotals, other: ModelTotals) -> str:
+    """'googlenet: 8.91x fewer parameters, 1.39x more MACs, ... than alexnet; 22 weight
+    layers deep against 8'."""
+    found = ratios(base, other)
+    phrases = [_phrase(found[key], label, fewer, more)
+               for key, label, fewer, more in METRICS[:-1] if found[key] is not None]
+    if other.input != base.input:
+        from archcalc.render import units
+
+        inputs = f" (at {units.shape(other.input)} against {units.shape(base.input)})"
+    else:
+        inputs = ""
+    listed = ", ".join(phrases[:-1]) + f" and {phrases[-1]}" if len(phrases) > 1 \
+        else "".join(phrases)
+    return (f"{other.name}: {listed} than {base.name}{inputs}; {other.depth} weight layers "
+            f"deep against {base.depth}")
