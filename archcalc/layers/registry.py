@@ -102,7 +102,8 @@ def register(cls: type[LayerKind]) -> type[LayerKind]:
 
 def _load_all() -> None:
     # Importing the family modules fills REGISTRY through @register.
-    from archcalc.layers import activation, conv, linear, merge, norm, pool, shape  # noqa: F401
+    from archcalc.layers import (activation, conv, linear, merge, norm, pool, shape,  # noqa: F401
+                                 shortcut)
 
 
 def get_kind(name: str) -> LayerKind | None:
