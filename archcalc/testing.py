@@ -14,8 +14,13 @@ current shape allows (kernels no larger than the padded input, groups that
 divide the channels, branches whose paths end in equal shapes), so nothing is
 filtered away. Drawn specs use conv (with groups, dilation, folded BN and
 activation), max/avg pooling with PyTorch's ceil mode, bn, relu, branches
-merged by add and by concat (with identity paths), repeat with a first-copy
-override, a template, and odd input sizes such as 97x131.
+merged by add (identity, projection or zero-padding option-A shortcuts) and by
+concat (with identity paths), repeat with a first-copy override, a template,
+and odd input sizes such as 97x131.
+
+``KIND_STRATEGIES`` has one strategy per registered layer kind (the registry
+contract test fails for a kind without one), and ``kind_examples(kind)`` draws
+a small spec built around that kind.
 """
 from __future__ import annotations
 
@@ -66,9 +71,9 @@ def _conv(draw, shape):
 
 
 @st.composite
-def _pool(draw, shape):
+def _pool(draw, shape, ops=("maxpool", "avgpool")):
     channels, height, width = shape
-    op = draw(st.sampled_from(["maxpool", "avgpool"]))
+    op = draw(st.sampled_from(ops))
     kernel = draw(st.integers(1, max(1, min(4, height, width))))
     pad = draw(st.integers(0, kernel // 2))
     stride = draw(st.integers(1, 3))
@@ -82,9 +87,13 @@ def _pool(draw, shape):
 def _add_branch(draw, shape):
     channels, height, width = shape
     stride = draw(st.integers(1, 2))
-    if stride == 1 and draw(st.booleans()):
-        shortcut = []  # identity
+    shortcut_type = draw(st.sampled_from(["identity", "projection", "pad"]))
+    if stride == 1 and shortcut_type == "identity":
+        shortcut = []
         out = channels
+    elif shortcut_type == "pad":  # ResNet option A: subsample, zero-pad the channels
+        out = channels + draw(st.integers(0, 8))
+        shortcut = [{"pad_shortcut": {"out": out, "stride": stride}}]
     else:
         out = draw(st.integers(1, 12))
         shortcut = [{"conv": {"out": out, "kernel": 1, "stride": stride, "bias": False,
@@ -174,3 +183,112 @@ def fully_convolutional_specs(draw, max_layers: int = 5):
             layers.append({"branch": {"merge": "add", "paths": {"main": main, "skip": []}}})
     return {"archcalc": 1, "name": "fully_convolutional", "input": [channels, 16, 16],
             "layers": layers}
+
+
+# --- one strategy per layer kind --------------------------------------------------------
+# Each takes the current (C, H, W) and draws (items, new shape): a list of spec items in
+# which the kind occurs, valid for that input (a kind that needs a flat input gets a
+# `flatten` in front).
+
+
+def _single(maker):
+    @st.composite
+    def items(draw, shape):
+        item, new = draw(maker(shape))
+        return [item], new
+
+    return items
+
+
+@st.composite
+def _window_or_global_pool(draw, shape, op):
+    if draw(st.integers(0, 3)) == 0:
+        return [{op: {"global": True}}], (shape[0], 1, 1)
+    item, new = draw(_pool(shape, (op,)))
+    return [item], new
+
+
+@st.composite
+def _adaptive_pool(draw, shape):
+    size = [draw(st.integers(1, 6)), draw(st.integers(1, 6))]
+    return [{"adaptive_avgpool": {"size": size}}], (shape[0], size[0], size[1])
+
+
+@st.composite
+def _lrn(draw, shape):
+    args = {"size": draw(st.integers(1, 7)), "alpha": draw(st.sampled_from([1e-4, 1e-3, 0.5])),
+            "beta": draw(st.sampled_from([0.5, 0.75, 1.0])), "k": draw(st.sampled_from([1.0, 2.0]))}
+    return [{"lrn": args}], shape
+
+
+@st.composite
+def _bn(draw, shape):
+    if draw(st.booleans()):  # BatchNorm1d on a flat input
+        flat = shape[0] * shape[1] * shape[2]
+        return ["flatten", {"bn": {"eps": 1e-3}}], (flat,)
+    return [{"bn": {}}], shape
+
+
+def _activation(name):
+    @st.composite
+    def items(draw, shape):
+        args = {"inplace": draw(st.booleans())} if name == "relu" else {}
+        return [{name: args}], shape
+
+    return items
+
+
+@st.composite
+def _dropout(draw, shape):
+    return [{"dropout": {"p": draw(st.sampled_from([0.1, 0.5]))}}], shape
+
+
+def _flatten(shape):
+    return st.just((["flatten"], (shape[0] * shape[1] * shape[2],)))
+
+
+@st.composite
+def _fc(draw, shape):
+    out = draw(st.integers(1, 12))
+    args = {"out": out, "bias": draw(st.booleans()),
+            "act": draw(st.sampled_from(["none", "relu", "tanh", "sigmoid"])),
+            "dropout": draw(st.sampled_from([0.0, 0.5]))}
+    return ["flatten", {"fc": args}], (out,)
+
+
+@st.composite
+def _pad_shortcut(draw, shape):
+    channels, height, width = shape
+    stride = [draw(st.integers(1, 3)), draw(st.integers(1, 3))]
+    out = channels + draw(st.integers(0, 6))
+    return [{"pad_shortcut": {"out": out, "stride": stride}}], \
+        (out, (height - 1) // stride[0] + 1, (width - 1) // stride[1] + 1)
+
+
+KIND_STRATEGIES = {
+    "conv": _single(_conv),
+    "maxpool": lambda shape: _window_or_global_pool(shape, "maxpool"),
+    "avgpool": lambda shape: _window_or_global_pool(shape, "avgpool"),
+    "adaptive_avgpool": _adaptive_pool,
+    "lrn": _lrn,
+    "bn": _bn,
+    "relu": _activation("relu"),
+    "tanh": _activation("tanh"),
+    "sigmoid": _activation("sigmoid"),
+    "dropout": _dropout,
+    "flatten": _flatten,
+    "fc": _fc,
+    "add": _single(_add_branch),
+    "concat": _single(_concat_branch),
+    "pad_shortcut": _pad_shortcut,
+}
+
+
+@st.composite
+def kind_examples(draw, kind: str, max_side: int = 24):
+    """A small spec document whose layers use ``kind`` (from ``KIND_STRATEGIES``)."""
+    shape = (draw(st.integers(1, 4)), draw(st.integers(1, max_side)),
+             draw(st.integers(1, max_side)))
+    items, _ = draw(KIND_STRATEGIES[kind](shape))
+    return {"archcalc": 1, "name": f"{kind}_example", "source": "archcalc.testing.kind_examples",
+            "input": list(shape), "layers": items}

@@ -1,0 +1,73 @@
+"""The layer-kind contract, parametrised over the registry: every kind has a hypothesis
+strategy in archcalc.testing, and on examples drawn from it the module its build() returns
+agrees with its rules (output shape by forward hooks, params and buffers by counting the
+module's tensors). A kind added without a strategy fails here by name."""
+from __future__ import annotations
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+
+from archcalc import testing
+from archcalc.analysis.analyze import analyze
+from archcalc.layers.registry import all_kinds
+from archcalc.spec.loader import parse_spec
+
+torch = pytest.importorskip("torch")
+
+KINDS = sorted(all_kinds())
+EXAMPLES = settings(max_examples=12, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def load(document):
+    return parse_spec(yaml.safe_dump(document, sort_keys=False), f"{document['name']}.yaml")
+
+
+def subtree(rows, path):
+    """The rows at ``path`` and below it (a branch row stands for its paths too)."""
+    return [row for row in rows if row.path == path or row.path.startswith(path + ".")]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_has_a_strategy(kind):
+    assert kind in testing.KIND_STRATEGIES, \
+        f"add a strategy for {kind!r} to archcalc.testing.KIND_STRATEGIES"
+
+
+def test_no_strategy_for_an_unknown_kind():
+    assert set(testing.KIND_STRATEGIES) <= set(KINDS)
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k in testing.KIND_STRATEGIES])
+def test_built_module_agrees_with_the_rules(kind):
+    from archcalc.torchgraph.builder import build_module
+
+    @EXAMPLES
+    @given(testing.kind_examples(kind))
+    def check(document):
+        spec = load(document)
+        report = analyze(spec)
+        rows = report.layers
+        assert any(row.kind == kind for row in rows), "the example does not use the kind"
+        model = build_module(spec).eval()
+        shapes, handles = {}, []
+        for row in rows:
+            def hook(_module, _inputs, output, path=row.path):
+                shapes[path] = tuple(output.shape[1:])
+
+            handles.append(model.get_submodule(row.path).register_forward_hook(hook))
+        with torch.no_grad():
+            output = model(torch.randn(2, *spec.input))
+        for handle in handles:
+            handle.remove()
+        assert tuple(output.shape[1:]) == report.output
+        for row in rows:
+            module = model.get_submodule(row.path)
+            assert shapes[row.path] == row.output_shape, row.path
+            assert sum(p.numel() for p in module.parameters()) == \
+                sum(r.params for r in subtree(rows, row.path)), row.path
+            assert sum(b.numel() for b in module.buffers()) == \
+                sum(r.buffers for r in subtree(rows, row.path)), row.path
+
+    check()
