@@ -23,7 +23,10 @@ from archcalc.cli.options import (dtype_option, format_option, is_symbolic_text,
 @click.option("--depth", type=click.IntRange(min=1), default=None,
               help="fold nested blocks deeper than N path components into one row each")
 @format_option("rich", "json", "csv", "markdown")
-def command(spec, input_text, batch, assume, dtype, depth, fmt):
+@click.option("--paper", is_flag=True,
+              help="the figures the spec's paper or lecture prints (`paper:`) next to the "
+                   "computed values, flagging those outside the printed precision")
+def command(spec, input_text, batch, assume, dtype, depth, fmt, paper):
     """Per-layer output shape, activation elements and bytes, params, MACs and
     receptive field of NAME|PATH, with totals.
 
@@ -33,6 +36,8 @@ def command(spec, input_text, batch, assume, dtype, depth, fmt):
     from archcalc.spec.loader import load_spec
 
     loaded = load_spec(spec)
+    if paper:
+        return _paper(loaded, input_text, batch, assume, dtype, depth, fmt)
     if is_symbolic_text(input_text) or is_symbolic_text(batch) or assume:
         return _symbolic(loaded, input_text, batch, assume, dtype, depth, fmt)
     batch = parse_batch(batch)
@@ -75,3 +80,34 @@ def _symbolic(loaded, input_text, batch, assume, dtype, depth, fmt):
     else:
         console.out().print(symbolic_rich(result, f"{loaded.name} at "
                                                   f"{' x '.join(map(str, shape))}"))
+
+
+def _paper(loaded, input_text, batch, assume, dtype, depth, fmt):
+    """--paper: published figures beside computed ones (format: archcalc/spec/paper.py)."""
+    from archcalc.analysis.analyze import analyze
+    from archcalc.analysis.paper import compare_with_paper
+
+    if depth or assume or str(batch) != "1" or fmt not in ("rich", "json") or \
+            (input_text is not None and parse_input(input_text) != loaded.input):
+        raise click.UsageError("--paper compares per image at the spec's own input: use it "
+                               "with --format rich or json, without --input, --batch, "
+                               "--assume or --depth")
+    report = analyze(loaded, dtype=dtype)
+    comparison = compare_with_paper(loaded, report)
+    if not comparison.checks:
+        from archcalc.errors import ArchcalcError
+
+        raise ArchcalcError(f"{loaded.name} carries no published figures (`paper:`)",
+                            hint="add e.g. `paper: {params: 138M}` at the top level or on a "
+                                 "layer; the format is in archcalc/spec/paper.py")
+    if fmt == "json":
+        from archcalc.render.export import report_dict
+        from archcalc.render.paper import add_paper
+
+        data = add_paper(report_dict(comparison.report, loaded), comparison)
+        console.print_text(json.dumps(data, indent=2))
+    else:
+        from archcalc.render.paper import paper_table
+
+        title = f"{loaded.name}: {loaded.title}" if loaded.title else loaded.name
+        console.out().print(paper_table(comparison, report, f"{title}, against the paper"))

@@ -8,6 +8,7 @@ from archcalc.layers.registry import all_kinds, did_you_mean, unknown_key_error
 from archcalc.spec import catalog
 from archcalc.spec.expand import REQUIRED_ARG, Expander, Template
 from archcalc.spec.model import Spec
+from archcalc.spec.paper import check_paper
 from archcalc.spec.yamlsource import MAX_SPEC_BYTES, YamlMap, check_size, location_of, read_yaml
 
 TOP_KEYS = ("archcalc", "name", "title", "source", "torchvision", "input", "defaults",
@@ -76,9 +77,10 @@ def parse_spec(text: str, filename: str, input_shape=None) -> Spec:
     if torchvision is not None and not isinstance(torchvision, str):
         raise SpecError("`torchvision` names the torchvision model this spec reproduces, "
                         "e.g. `torchvision: resnet50`", where=document.where_of("torchvision"))
+    root = Sequence("", tuple(children), document.where_of("layers"))
+    check_paper(document, root)  # published figures (`paper:`), see spec/paper.py
     return Spec(name=name, source=str(document.get("source", "")), input=shape,
-                torchvision=torchvision,
-                root=Sequence("", tuple(children), document.where_of("layers")), file=filename,
+                torchvision=torchvision, root=root, file=filename,
                 title=str(document.get("title", "")), expect=read_file_expect(document),
                 paper=document.get("paper"), raw=document)
 
