@@ -50,6 +50,18 @@ ALEXNET_2012_MACS = 55 * 55 * 96 * (11 * 11 * 3) + 27 * 27 * 256 * (5 * 5 * 48) 
     + 13 * 13 * 384 * (3 * 3 * 256) + 13 * 13 * 384 * (3 * 3 * 192) \
     + 13 * 13 * 256 * (3 * 3 * 192) + 6 * 6 * 256 * 4096 + 4096 * 4096 + 4096 * 1000
 
+@pytest.fixture
+def wide_console(monkeypatch):
+    """Rich output 200 columns wide, whatever COLUMNS the runner sets (xdist sets 80), so
+    that no cell is wrapped; the cached console is rebuilt before and after."""
+    from archcalc.cli import console
+
+    monkeypatch.setenv("COLUMNS", "200")
+    console.out.cache_clear()
+    yield
+    console.out.cache_clear()
+
+
 
 def totals(name):
     return analyze(load_spec(name)).totals
@@ -105,7 +117,7 @@ def test_cli_json_ratios_are_the_exact_ratios_of_the_totals(run_cli):
     assert "8.91x fewer parameters" in data["models"][1]["summary"]
 
 
-def test_cli_rich_prints_table_and_sentences(run_cli):
+def test_cli_rich_prints_table_and_sentences(run_cli, wide_console):
     result = run_cli("compare", "alexnet", "googlenet")
     assert result.exit_code == 0, result.output
     assert "62,378,344" in result.output and "6,998,552" in result.output
@@ -142,7 +154,7 @@ def expected_depth(name: str) -> int | None:
         return 8  # five conv + three fc
     if name.startswith("googlenet"):
         return 22  # "22 layers deep when counting only layers with parameters"
-    match = re.match(r"(?:vgg|resnet|densenet|lenet)(\d+)", name)
+    match = re.search(r"(?:vgg|resnet|densenet|lenet)(\d+)", name)  # preact_resnet1001 too
     return int(match.group(1)) if match else None
 
 

@@ -16,6 +16,18 @@ from archcalc.analysis.analyze import analyze
 from archcalc.analysis.paper import compare_with_paper
 from archcalc.spec.paper import parse_figure
 
+@pytest.fixture
+def wide_console(monkeypatch):
+    """Rich output 200 columns wide, whatever COLUMNS the runner sets (xdist sets 80), so
+    that no cell is wrapped; the cached console is rebuilt before and after."""
+    from archcalc.cli import console
+
+    monkeypatch.setenv("COLUMNS", "200")
+    console.out.cache_clear()
+    yield
+    console.out.cache_clear()
+
+
 
 def comparison(name):
     spec = load_spec(name)
@@ -133,7 +145,7 @@ def test_json_rows_carry_paper_objects(run_cli):
     assert {"name": "total", "metric": "params"} in data["paper"]["differing"]
 
 
-def test_rich_table_flags_disagreements(run_cli):
+def test_rich_table_flags_disagreements(run_cli, wide_console):
     text = " ".join(run_cli("table", "vgg16", "--paper").output.split())
     assert "24M != 15.2M (-8.8M)" in text and "138M = 138.4M (+0.4M)" in text
     assert "1 outside their printed precision: total activations" in text

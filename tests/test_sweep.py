@@ -12,6 +12,18 @@ import pytest
 from archcalc import load_spec
 from archcalc.analysis.sweep import smallest_side, sweep
 
+@pytest.fixture
+def wide_console(monkeypatch):
+    """Rich output 200 columns wide, whatever COLUMNS the runner sets (xdist sets 80), so
+    that no cell is wrapped; the cached console is rebuilt before and after."""
+    from archcalc.cli import console
+
+    monkeypatch.setenv("COLUMNS", "200")
+    console.out.cache_clear()
+    yield
+    console.out.cache_clear()
+
+
 
 def alexnet_accepts(side: int) -> bool:
     """The lecture's AlexNet by hand: conv1 11/4, three 3/2 max pools, 'same' convs."""
@@ -58,7 +70,7 @@ def test_vgg16_params_and_memory_by_resolution(side):
     assert point.totals["activations"] == scaled + fc_outputs
 
 
-def test_cli_marks_rejected_sizes_with_the_layer(run_cli):
+def test_cli_marks_rejected_sizes_with_the_layer(run_cli, wide_console):
     result = run_cli("sweep", "alexnet", "--sizes", "32,66,67,227", "--format", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
