@@ -56,8 +56,9 @@ def paper_table(comparison: PaperComparison, original, title: str):
     metrics = used_metrics(comparison)
     table = Table(title=title, header_style="bold", show_footer=True, caption_justify="left",
                   caption="Figures from the spec's `paper:`, per image at "
-                          f"{units.shape(report.input)}. '=' agrees within half a unit of "
-                          "the figure's last significant digit, '!=' does not; weights are "
+                          f"{units.shape(report.input)}. '=' agrees within the printed "
+                          "precision (half a unit of the figure's last significant digit, or "
+                          "of the spec's `precision` step), '!=' does not; weights are "
                           "params without biases. "
                           + summary(comparison) + ".")
     footer = {check.metric: check for check in comparison.totals}

@@ -113,7 +113,7 @@ def read_units(raw, inherited: dict, where, node) -> dict:
         if metric not in METRICS:
             raise SpecError(f"`paper.units` names unknown metric {shown(metric)}", where=at,
                             node=node, hint=f"metrics: {', '.join(METRICS)}")
-        if isinstance(base, bool) or base not in UNIT_BASES:
+        if type(base) is not int or base not in UNIT_BASES:
             raise SpecError(f"`paper.units.{metric}` must be 1000 or 1024, got {shown(base)}",
                             where=at, node=node,
                             hint="1024 when the source's K means 1024, as GoogLeNet's "
