@@ -36,18 +36,75 @@ def caption(report: Report) -> str:
 
 
 def rich_table(report: Report, title: str | None = None):
-    from rich.table import Table
+    """The per-layer table as a rich renderable (print it on a rich Console)."""
+    return _LayerTable(report, title or report.name)
 
-    table = Table(title=title or report.name, caption=caption(report), show_footer=True,
-                  caption_justify="left", header_style="bold")
-    footer = _total_cells(report)
-    for index, header in enumerate(HEADERS):
-        numeric = index >= 3
-        table.add_column(header, footer=footer[index], justify="right" if numeric else "left",
-                         no_wrap=index < 3)
-    for row in report.rows:
-        table.add_row(*_cells(row, report))
-    return table
+
+class _LayerTable:
+    """Lays the rows out as one pre-aligned multi-line cell per column when the table
+    fits the console: the same characters as one rich row per layer, but rich renders
+    (measures, wraps, justifies) each cell on its own, which took 0.8 s for the 1,348
+    rows of preact_resnet1001 against 0.09 s stacked. A console too narrow for the
+    table gets one rich row per layer, so that numbers wrap instead of being cut."""
+
+    def __init__(self, report: Report, title: str):
+        self.report, self.title = report, title
+
+    def __rich_console__(self, console, options):
+        from rich.cells import cell_len
+
+        cells = [_cells(row, self.report) for row in self.report.rows]
+        footer = _total_cells(self.report)
+        widths = [max(cell_len(text) for text in column)
+                  for column in zip(HEADERS, footer, *cells)]
+        # each column has one space of padding either side and a border after it
+        fits = sum(widths) + 3 * len(widths) + 1 <= options.max_width
+        yield self._table(cells, footer, widths if fits else None)
+
+    def _table(self, cells, footer, stacked_widths):
+        from rich.table import Table
+
+        table = Table(title=self.title, caption=caption(self.report), show_footer=True,
+                      caption_justify="left", header_style="bold")
+        for index, header in enumerate(HEADERS):
+            numeric = index >= 3
+            table.add_column(header, footer=footer[index],
+                             justify="right" if numeric else "left",
+                             no_wrap=stacked_widths is not None or index < 3)
+        if stacked_widths is not None:
+            columns = zip(zip(*cells), stacked_widths)
+            table.add_row(*(_AlignedLines(lines, width, right=index >= 3)
+                            for index, (lines, width) in enumerate(columns)))
+        else:
+            for row in cells:
+                table.add_row(*row)
+        return table
+
+
+class _AlignedLines:
+    """Lines already padded to one width: rich prints them as they are."""
+
+    def __init__(self, lines, width: int, right: bool):
+        from rich.cells import cell_len, set_cell_size
+
+        if right:
+            self.lines = [" " * (width - cell_len(line)) + line for line in lines]
+        else:
+            self.lines = [set_cell_size(line, width) for line in lines]
+        self.width = width
+
+    def __rich_console__(self, console, options):
+        from rich.segment import Segment
+
+        new_line = Segment.line()
+        for line in self.lines:
+            yield Segment(line)
+            yield new_line
+
+    def __rich_measure__(self, console, options):
+        from rich.measure import Measurement
+
+        return Measurement(self.width, self.width)
 
 
 def markdown_table(report: Report) -> str:
