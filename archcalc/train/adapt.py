@@ -1,0 +1,120 @@
+"""Fit a spec to the data: its stem to the data's channels, its head to the classes.
+
+The spec itself is adapted, not the built module: the input becomes the data's
+channels at the training size and the last layer with an ``out`` (the classifier)
+gets the number of classes. The adapted spec is analysed like any other, so the
+printed cost is the cost of the model that trains, and an impossible size fails
+before anything is built, naming the smallest input that works.
+
+Pretrained weights (``load_pretrained``) map by position, as
+``torchgraph.weights`` does for torchvision files; two differences are expected and
+handled: the classifier of another number of classes keeps its fresh initialisation,
+and a stem convolution for another number of channels is converted (summed over
+RGB for grey, repeated and scaled otherwise; timm's ``adapt_input_conv`` rule).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from archcalc.errors import ArchcalcError, Location
+from archcalc.spec.model import Branch, Layer, Params, Sequence
+
+HEAD_KINDS = ("fc", "conv")
+
+
+def head_layer(node) -> Layer | None:
+    """The last layer (in execution order) that has an ``out``: the classifier."""
+    if isinstance(node, Layer):
+        return node if node.kind in HEAD_KINDS else None
+    children = node.children if isinstance(node, Sequence) else [p for _, p in node.paths]
+    for child in reversed(children):
+        found = head_layer(child)
+        if found is not None:
+            return found
+    return None
+
+
+def _with_head(node, path: str, classes: int):
+    if isinstance(node, Layer):
+        if node.path != path:
+            return node
+        return replace(node, params=Params({**node.params, "out": classes}), expect=None)
+    if isinstance(node, Sequence):
+        return replace(node, children=tuple(_with_head(c, path, classes) for c in node.children),
+                       expect=None)
+    return replace(node, paths=tuple((name, _with_head(p, path, classes))
+                                     for name, p in node.paths), expect=None)
+
+
+def spec_classes(spec) -> int | None:
+    head = head_layer(spec.root)
+    out = head.params.get("out") if head is not None else None
+    return out if isinstance(out, int) else None
+
+
+def adapt_spec(spec, input_shape, classes: int):
+    """The spec at ``input_shape`` (C, H, W) with ``classes`` outputs, and its analysis."""
+    from archcalc.analysis.limits import analyze_explained
+
+    head = head_layer(spec.root)
+    if head is None:
+        raise ArchcalcError(f"{spec.name} has no fc or conv layer to serve as the classifier",
+                            where=Location(spec.file))
+    adapted = replace(spec, input=tuple(input_shape), expect={},
+                      root=_with_head(spec.root, head.path, classes))
+    report = analyze_explained(adapted, tuple(input_shape), check_expect=False)
+    if tuple(report.output) != (classes,):
+        raise ArchcalcError(
+            f"{spec.name} outputs {list(report.output)}, not one score per class",
+            where=head.where, node=head.path,
+            hint="a classifier ends in `flatten` and an `fc`, or a conv to the classes "
+                 "followed by a global pool and `flatten`")
+    return adapted, report, head.path
+
+
+def load_pretrained(model, path, head_path: str) -> list[str]:
+    """Copy a state dict's tensors into ``model`` by position; returns what was adapted."""
+    import torch
+
+    from archcalc.torchgraph.weights import read_state_dict
+
+    where = Location(str(path))
+    source = list(read_state_dict(path).items())
+    target = model.state_dict()
+    if len(source) != len(target):
+        raise ArchcalcError(f"the file has {len(source)} tensors, the model {len(target)}",
+                            where=where, hint="the weights are for another architecture")
+    notes, loaded, stem_seen = [], {}, False
+    head_prefix = head_path + "."
+    for (source_key, tensor), (key, expected) in zip(source, target.items()):
+        is_stem = not stem_seen and expected.dim() == 4
+        stem_seen = stem_seen or expected.dim() == 4
+        if tensor.shape == expected.shape:
+            loaded[key] = tensor
+        elif key.startswith(head_prefix):
+            loaded[key] = expected  # a new classifier: keep its fresh initialisation
+            if key.endswith("weight"):
+                notes.append(f"new classifier {head_path}: {tensor.shape[0]} -> "
+                             f"{expected.shape[0]} classes, freshly initialised")
+        elif is_stem and tensor.dim() == 4 and tensor.shape[0] == expected.shape[0] and \
+                tensor.shape[2:] == expected.shape[2:]:
+            loaded[key] = adapt_input_conv(tensor, expected.shape[1])
+            notes.append(f"stem {key}: {tensor.shape[1]} -> {expected.shape[1]} input channels")
+        else:
+            raise ArchcalcError(
+                f"tensor {source_key!r} has shape {list(tensor.shape)}, but {key!r} needs "
+                f"{list(expected.shape)}", where=where,
+                hint="the weights are for another architecture or input size")
+    model.load_state_dict({k: v.to(torch.float32) if v.is_floating_point() else v
+                           for k, v in loaded.items()}, strict=True)
+    return notes
+
+
+def adapt_input_conv(weight, channels: int):
+    """RGB filters for grey input are summed (a grey pixel is R = G = B); otherwise the
+    filters repeat over the new channels, scaled to keep the response's size."""
+    old = weight.shape[1]
+    if channels == 1:
+        return weight.sum(1, keepdim=True)
+    repeats = -(-channels // old)
+    return weight.repeat(1, repeats, 1, 1)[:, :channels] * (old / channels)

@@ -1,0 +1,88 @@
+"""What a run will cost, said before it starts: batch size, analysed cost, time per epoch.
+
+The batch size, when not given, is the lecture's AlexNet 128, halved while one
+training step would be too much for the device: on a CPU while a step's analysed
+work (3 x forward MACs per image: forward, and backward for inputs and weights)
+exceeds 100 GMACs, about a few seconds on a laptop; on a GPU while four times the
+analysed forward activation memory (what autograd keeps, roughly) exceeds half the
+device memory.
+"""
+from __future__ import annotations
+
+import copy
+import time
+
+import torch
+
+from archcalc.analysis.report import DTYPE_BYTES
+from archcalc.render import units
+
+DEFAULT_BATCH = 128
+CPU_STEP_MACS = 100e9
+TRAIN_MACS_PER_FORWARD = 3
+
+
+def auto_batch_size(report, device: torch.device, amp: bool) -> int:
+    per_image_macs = report.totals["macs"] / report.batch
+    per_image_bytes = report.totals["activations"] / report.batch * \
+        DTYPE_BYTES["bf16" if amp else "fp32"]
+    batch = DEFAULT_BATCH
+    if device.type == "cuda":
+        budget = torch.cuda.get_device_properties(device).total_memory / 2
+        while batch > 1 and 4 * per_image_bytes * batch > budget:
+            batch //= 2
+    else:
+        while batch > 1 and TRAIN_MACS_PER_FORWARD * per_image_macs * batch > CPU_STEP_MACS:
+            batch //= 2
+    return batch
+
+
+def cost_line(report, batch: int, amp: bool) -> str:
+    totals = report.totals
+    per_image = report.batch
+    dtype = "bf16" if amp else "fp32"
+    activation_bytes = totals["activations"] // per_image * batch * DTYPE_BYTES[dtype]
+    return (f"{units.grouped(totals['params'])} params, "
+            f"{units.si(totals['macs'] // per_image)} MACs per image "
+            f"({units.si(TRAIN_MACS_PER_FORWARD * totals['macs'] // per_image * batch)} per "
+            f"training step of {batch}), forward activations "
+            f"{units.size_bytes(activation_bytes)} per batch of {batch} ({dtype})")
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def seconds_per_image(model, images, labels, amp: bool, channels_last: bool) -> float:
+    """Train a throw-away copy for a few steps on one batch and time it (the first
+    step, which allocates, is not counted)."""
+    from archcalc.train.step import train_step
+
+    trial = copy.deepcopy(model).train()
+    optimizer = torch.optim.SGD(trial.parameters(), lr=0.0, momentum=0.9)
+    if channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    started = time.perf_counter()
+    train_step(trial, optimizer, images, labels, amp)
+    _sync(images.device)
+    warmup = time.perf_counter() - started
+    repeats = 1 if warmup > 2 else 3
+    started = time.perf_counter()
+    for _ in range(repeats):
+        train_step(trial, optimizer, images, labels, amp)
+    _sync(images.device)
+    return (time.perf_counter() - started) / (repeats * len(labels))
+
+
+def epoch_seconds(per_image: float, train: int, evaluated: int) -> float:
+    """Training steps over the split, plus evaluation at about a third of a step."""
+    return per_image * (train + evaluated / TRAIN_MACS_PER_FORWARD)
+
+
+def duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"

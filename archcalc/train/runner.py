@@ -1,0 +1,193 @@
+"""Orchestration: from a TrainConfig to a trained model and a folder of results.
+
+``train(config, on_epoch=None)`` is the Python entry point (the CLI's ``build --train``
+and a hyperparameter search both call it); ``babysit(config)`` runs the checks alone.
+Order of events: spec and data, the adapted spec's analysis (an impossible size
+stops here), the cost and a measured time per epoch, the babysitting checks, then
+the loop. Every file goes through one ``RunFiles``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from archcalc.errors import ArchcalcError
+from archcalc.train.config import LECTURE_LR, TrainConfig
+from archcalc.train.display import Display
+from archcalc.train.setup import TRAIN_EVAL_MAX, measure, prepare, run_babysitting
+
+RESUMABLE = ("epochs", "max_steps", "device", "compile", "workers", "out")
+EXIT_CODES = {"trained": 0, "exploded": 1, "check_failed": 1, "interrupted": 130}
+
+
+@dataclass
+class TrainResult:
+    status: str                      # trained | exploded | check_failed | interrupted
+    out_dir: str | None
+    history: list = field(default_factory=list)
+    checks: list = field(default_factory=list)
+    steps: int = 0
+    best_val_acc: float | None = None
+    explosion: dict | None = None    # {"step", "value", "initial"} when the guard stopped it
+    seconds: float = 0.0
+    lr: float | None = None
+    diagnosis: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def as_dict(self) -> dict:
+        return {"status": self.status, "out_dir": self.out_dir, "steps": self.steps,
+                "epochs": len([r for r in self.history if not r.get("partial")]),
+                "best_val_acc": self.best_val_acc, "explosion": self.explosion,
+                "seconds": round(self.seconds, 3), "lr": self.lr, "diagnosis": self.diagnosis,
+                "final": self.history[-1] if self.history else None}
+
+
+def babysit(config: TrainConfig, display: Display | None = None):
+    """The four checks alone: (results, suggested learning rate)."""
+    display = display or Display()
+    prepared = prepare(config, display)
+    results, picked = run_babysitting(prepared, measure(prepared, display))
+    display.checks(results)
+    return results, picked
+
+
+def out_folder(config: TrainConfig) -> Path:
+    if config.out:
+        return Path(config.out)
+    base = Path("runs") / f"{Path(config.spec).stem}-{datetime.now():%Y%m%d-%H%M%S}"
+    path, number = base, 1
+    while path.exists():
+        path, number = base.with_name(f"{base.name}-{number}"), number + 1
+    return path
+
+
+def resume_config(folder, spec: str | None = None, **changes) -> TrainConfig:
+    """The saved configuration of the run in ``folder``, to continue it; only the
+    length of the run and where it runs may change."""
+    from archcalc.train.checkpoint import load_checkpoint
+
+    state = load_checkpoint(Path(folder) / "last.pt")
+    saved = TrainConfig.from_dict(state["config"])
+    if spec is not None and spec != saved.spec:
+        raise ArchcalcError(f"the run in {folder} trains {saved.spec!r}, not {spec!r}")
+    unknown = sorted(set(changes) - set(RESUMABLE))
+    if unknown:
+        raise ArchcalcError(f"cannot change {', '.join(unknown)} when resuming",
+                            hint=f"a resumed run may change only {', '.join(RESUMABLE)}")
+    return replace(saved, **changes, resume=str(folder), out=str(folder))
+
+
+def _learning_rate(config: TrainConfig, picked) -> tuple[float, str]:
+    if config.lr is not None:
+        return config.lr, "given"
+    if picked is not None:
+        return picked, "picked by the learning-rate probe"
+    return LECTURE_LR, "the lecture's AlexNet rate (no probe ran)"
+
+
+def train(config: TrainConfig, on_epoch=None, display: Display | None = None,
+          is_main_process: bool = True) -> TrainResult:
+    """Train as ``config`` says; ``on_epoch(epoch, record)`` runs after every epoch and
+    may raise to stop the run (the exception propagates after summary.json is written)."""
+    from archcalc.train.batches import keep_on_device, make_sampler
+    from archcalc.train.checkpoint import load_checkpoint, restore_rng
+    from archcalc.train.data import SPLIT_SEED
+    from archcalc.train.loop import Position, Session, fit, save
+    from archcalc.train.optim import make_optimizer, make_scheduler, parameter_groups
+    from archcalc.train.outputs import RunFiles
+
+    display = display or Display()
+    started = time.perf_counter()
+    state = load_checkpoint(Path(config.resume) / "last.pt") if config.resume else None
+    prepared = prepare(config, display, state["preprocess"] if state else None)
+    files = RunFiles(Path(config.resume) if config.resume else out_folder(config),
+                     is_main_process)
+    display.message(f"output: {files.folder}")
+    checks, picked = [], None
+    if state is None and config.checks:
+        checks, picked = run_babysitting(prepared, measure(prepared, display))
+        display.checks(checks)
+        files.write_json("checks.json", [check.as_dict() for check in checks])
+    elif state is None:
+        measure(prepared, display)
+    lr, source = _learning_rate(config, picked)
+    config = replace(config, lr=lr, batch_size=prepared.batch_size)
+    files.write_json("config.json", config.to_dict())
+    failed = [check.title for check in checks if check.status == "fail"]
+    if failed:
+        display.message(f"stopped before training: {'; '.join(failed)} failed "
+                        "(--no-checks trains anyway)")
+        result = TrainResult("check_failed", str(files.folder), checks=checks,
+                             seconds=time.perf_counter() - started)
+        files.write_json("summary.json", result.as_dict())
+        return result
+    if state is None:
+        display.message(f"learning rate {lr:g} ({source})")
+
+    model = prepared.model
+    optimizer = make_optimizer(
+        parameter_groups(model, prepared.head_path, config.finetune_mode, lr,
+                         config.backbone_lr_scale),
+        config.optimizer, lr, config.momentum, config.weight_decay)
+    scheduler = make_scheduler(optimizer, config.schedule, config.epochs,
+                               config.plateau_patience)
+    train_split = keep_on_device(prepared.data.train, prepared.device)
+    val_split = keep_on_device(prepared.data.val, prepared.device)
+    sample = min(len(train_split), len(val_split), TRAIN_EVAL_MAX)
+    train_eval = sorted(torch.randperm(len(train_split), generator=torch.Generator()
+                                       .manual_seed(SPLIT_SEED))[:sample].tolist())
+    session = Session(config, model, torch.compile(model) if config.compile else model,
+                      optimizer, scheduler, prepared.preprocess, train_split, val_split,
+                      make_sampler(train_split, config.seed, shuffle=True), train_eval,
+                      prepared.device, prepared.amp, prepared.channels_last,
+                      prepared.head_path, prepared.batch_size, files, display)
+    torch.manual_seed(config.seed)  # training's own draws (dropout), apart from the checks'
+    position = Position()
+    if state is None:
+        save(session, position, "last.pt")  # a good state to fall back on from the start
+    else:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        position = Position(**state["position"])
+        restore_rng(state["rng"])
+        files.keep_metrics(position.epoch - 1)
+        display.message(f"resuming at epoch {position.epoch}, batch {position.batch}, "
+                        f"step {position.step}")
+    try:
+        outcome = fit(session, position, on_epoch)
+    except BaseException as exc:
+        display.close()
+        files.write_json("summary.json", {"status": "stopped", "reason": repr(exc),
+                                          "steps": position.step})
+        raise
+    history = files.read_metrics()
+    result = TrainResult(outcome.status, str(files.folder), history, checks, position.step,
+                         max((r["val_acc"] for r in history), default=None),
+                         seconds=time.perf_counter() - started, lr=lr)
+    if outcome.status == "exploded":
+        result.explosion = {"step": outcome.step, "value": outcome.value,
+                            "initial": position.initial_loss}
+        finite = outcome.value == outcome.value and abs(outcome.value) != float("inf")
+        why = f"above 3x the initial {position.initial_loss:.4g}" if finite else "not finite"
+        display.message(f"explosion guard: at step {outcome.step} the loss was "
+                        f"{outcome.value:.4g}, {why}: stopped. {files.path('last.pt')} keeps "
+                        "the last good state; the learning rate is probably too high.")
+    elif outcome.status == "interrupted":
+        display.message(f"interrupted at step {position.step}: saved {files.path('last.pt')}; "
+                        f"continue with --resume {files.folder}")
+    result.diagnosis = files.plot(history, position.step_losses)
+    if history:
+        display.message(f"diagnosis: {result.diagnosis}")
+    files.write_json("summary.json", result.as_dict())
+    display.message(f"{outcome.status}: best validation accuracy "
+                    f"{(result.best_val_acc or 0):.2%} after {position.step} steps in "
+                    f"{result.seconds:.1f} s; files in {files.folder}")
+    return result
