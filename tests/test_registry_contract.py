@@ -1,7 +1,10 @@
 """The layer-kind contract, parametrised over the registry: every kind has a hypothesis
 strategy in archcalc.testing, and on examples drawn from it the module its build() returns
-agrees with its rules (output shape by forward hooks, params and buffers by counting the
-module's tensors). A kind added without a strategy fails here by name."""
+agrees with its rules: output shape by forward hooks, params and buffers by counting the
+module's tensors, and the memory rules (saved, shares_input, inference_temporaries,
+buffer_bytes) by what PyTorch really keeps: autograd's saved tensors in a training-mode
+pass (saved_tensors_hooks) and the peak of live tensors in an inference pass (a dispatch
+mode), each storage counted once. A kind added without a strategy fails here by name."""
 from __future__ import annotations
 
 import pytest
@@ -69,5 +72,29 @@ def test_built_module_agrees_with_the_rules(kind):
                 sum(r.params for r in subtree(rows, row.path)), row.path
             assert sum(b.numel() for b in module.buffers()) == \
                 sum(r.buffers for r in subtree(rows, row.path)), row.path
+
+    check()
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k in testing.KIND_STRATEGIES])
+def test_memory_rules_agree_with_what_pytorch_keeps(kind):
+    from archcalc.analysis.memory import plan
+    from archcalc.torchgraph.builder import build_module
+    from archcalc.verify.memory_ref import inference_peak_bytes, saved_tensor_bytes
+
+    @EXAMPLES
+    @given(testing.kind_examples(kind))
+    def check(document):
+        spec = load(document)
+        model = build_module(spec)
+        example = torch.randn(2, *spec.input)
+        # training on the CPU, as measured here (dropout keeps a dtype-sized noise tensor)
+        on_cpu = plan(spec, batch=2, device="cpu")
+        assert on_cpu.weights_bytes == sum(p.nbytes for p in model.parameters())
+        assert on_cpu.buffers_bytes == sum(b.nbytes for b in model.buffers())
+        assert on_cpu.saved_activation_bytes == saved_tensor_bytes(model, example)
+        # inference under a dispatch mode takes CUDA's path (max pooling makes indices)
+        peak = plan(spec, batch=2, device="cuda").inference_activation_peak_bytes
+        assert peak == inference_peak_bytes(model.eval(), example)
 
     check()

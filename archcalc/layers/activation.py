@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from archcalc.layers.arith import product
 from archcalc.layers.registry import LayerKind, Param, register
+from archcalc.layers.saved import OUTPUT
 
 
 class _Activation(LayerKind):
@@ -15,6 +16,12 @@ class _Activation(LayerKind):
 
     def activations(self, p, ins, out):
         return 0 if p.get("inplace") else product(out)
+
+    def saved(self, p, ins, out):
+        return (OUTPUT,)  # relu, tanh and sigmoid differentiate from their output
+
+    def shares_input(self, p, ins, out, training):
+        return bool(p.get("inplace"))
 
     def build(self, p, ins, out):
         from archcalc.torchgraph.modules import make_activation

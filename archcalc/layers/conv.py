@@ -1,8 +1,9 @@
 """Convolution, with optional batch-norm and activation folded in."""
 from __future__ import annotations
 
-from archcalc.layers.arith import divides, product, require
+from archcalc.layers.arith import divides, product, require, select
 from archcalc.layers.registry import LayerKind, Param, register
+from archcalc.layers.saved import INPUT, OUTPUT, batch_norm_stats, internal
 
 ACTIVATIONS = ("none", "relu", "tanh", "sigmoid")
 
@@ -83,6 +84,38 @@ class Conv(LayerKind):
     def buffer_count(self, p, ins, out):
         # running_mean, running_var and the one-element num_batches_tracked
         return 2 * self._norm_channels(p, ins) + 1 if p.bn else 0
+
+    def buffer_bytes(self, p, ins, out, itemsize):
+        # num_batches_tracked is an int64
+        return 2 * self._norm_channels(p, ins) * itemsize + 8 if p.bn else 0
+
+    def saved(self, p, ins, out):
+        """The conv keeps its input; BN its input and batch statistics; an activation
+        its output (in place after BN, so the BN's output and the act's are one tensor)."""
+        if p.order == "post":
+            kept = (INPUT,)
+            if p.bn:
+                kept += (internal(product(out)), batch_norm_stats(p.out))
+            return kept + ((OUTPUT,) if p.act != "none" else ())
+        if p.bn:
+            # bn -> act -> conv: the conv's input is the BN's output, made inside the node
+            return (INPUT, batch_norm_stats(ins[0][0]), internal(product(ins[0])))
+        if p.act in ("none", "relu"):
+            return (INPUT,)  # a bare conv, or a ReLU in place on the node's input
+        return (internal(product(ins[0])),)  # tanh/sigmoid keep their output, the conv's input
+
+    def inference_temporaries(self, p, ins, out):
+        """Each part's output lives until the next part has made its own: post, the
+        conv's output next to the BN's (or to a new tanh/sigmoid output); pre, the BN's
+        output next to the act's and the act's next to the conv's output."""
+        new_act = p.act in ("tanh", "sigmoid")  # ReLU runs in place
+        if p.order == "post":
+            return (internal(product(out)),) if p.bn or new_act else ()
+        normalised, produced = product(ins[0]), product(out)
+        if p.bn and new_act:  # bn, act and conv outputs: max(Z + A, A + output)
+            return (internal(normalised),
+                    internal(select(normalised > produced, normalised - produced, 0)))
+        return (internal(normalised),) if p.bn or new_act else ()
 
     def macs(self, p, ins, out):
         return self.activations(p, ins, out) * (p.kernel[0] * p.kernel[1] * (ins[0][0] // p.groups))

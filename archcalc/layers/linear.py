@@ -4,6 +4,7 @@ from __future__ import annotations
 from archcalc.layers.arith import require
 from archcalc.layers.conv import ACTIVATIONS
 from archcalc.layers.registry import LayerKind, Param, register
+from archcalc.layers.saved import INPUT, OUTPUT, dropout_mask, internal
 
 
 @register
@@ -39,6 +40,18 @@ class Linear(LayerKind):
     def flops(self, p, ins, out):
         return 2 * self.macs(p, ins, out) + (p.out if p.bias else 0) + \
             (p.out if p.act != "none" else 0)
+
+    def saved(self, p, ins, out):
+        """The linear keeps its input, the act its output, dropout its mask."""
+        kept = (INPUT,)
+        if p.act != "none":
+            kept += (internal(p.out) if p.dropout else OUTPUT,)
+        return kept + ((dropout_mask(p.out),) if p.dropout else ())
+
+    def inference_temporaries(self, p, ins, out):
+        # tanh/sigmoid make a new tensor next to the linear's output; ReLU runs in
+        # place and dropout is the identity at inference
+        return (internal(p.out),) if p.act in ("tanh", "sigmoid") else ()
 
     def build(self, p, ins, out):
         from torch import nn

@@ -4,9 +4,16 @@ from __future__ import annotations
 from archcalc.layers.arith import equal, product, require
 from archcalc.layers.conv import ACTIVATIONS
 from archcalc.layers.registry import LayerKind, Param, register
+from archcalc.layers.saved import OUTPUT, internal
 
 MERGE_PARAMS = (Param("act", "choice", "none", choices=ACTIVATIONS,
                       help="activation applied after the merge (ResNet's final ReLU)"),)
+
+
+def merge_saved(p):
+    """A sum or a concatenation keeps nothing for backward; the act after it (in place)
+    keeps the merged output."""
+    return (OUTPUT,) if p.act != "none" else ()
 
 
 @register
@@ -33,6 +40,13 @@ class Add(LayerKind):
 
     def flops(self, p, ins, out):
         return (len(ins) - 1) * product(out) + (product(out) if p.act != "none" else 0)
+
+    def saved(self, p, ins, out):
+        return merge_saved(p)
+
+    def inference_temporaries(self, p, ins, out):
+        # `result = result + other` path by path: two partial sums meet from the third path
+        return (internal(product(out)),) if len(ins) > 2 else ()
 
     def build(self, p, ins, out):
         from archcalc.torchgraph.modules import make_activation
@@ -67,6 +81,9 @@ class Concat(LayerKind):
 
     def flops(self, p, ins, out):
         return product(out) if p.act != "none" else 0
+
+    def saved(self, p, ins, out):
+        return merge_saved(p)
 
     def build(self, p, ins, out):
         from archcalc.torchgraph.modules import make_activation

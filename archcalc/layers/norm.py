@@ -1,8 +1,9 @@
 """Batch normalisation and local response normalisation."""
 from __future__ import annotations
 
-from archcalc.layers.arith import product, require
+from archcalc.layers.arith import product, require, select
 from archcalc.layers.registry import LayerKind, Param, register
+from archcalc.layers.saved import INPUT, batch_norm_stats, internal
 
 
 @register
@@ -24,8 +25,14 @@ class BatchNorm(LayerKind):
     def buffer_count(self, p, ins, out):
         return 2 * ins[0][0] + 1
 
+    def buffer_bytes(self, p, ins, out, itemsize):
+        return 2 * ins[0][0] * itemsize + 8  # num_batches_tracked is an int64
+
     def flops(self, p, ins, out):
         return 2 * product(out)
+
+    def saved(self, p, ins, out):
+        return (INPUT, batch_norm_stats(ins[0][0]))
 
     def build(self, p, ins, out):
         from torch import nn
@@ -60,6 +67,20 @@ class LocalResponseNorm(LayerKind):
 
     def flops(self, p, ins, out):
         return product(out) * (2 * p.size + 3)
+
+    def saved(self, p, ins, out):
+        # F.local_response_norm: the input (for x*x and x/div), the squares padded by
+        # size-1 channels (avg_pool3d's input), and pow's input and output (the divisor)
+        channels, height, width = ins[0]
+        return (INPUT, internal((channels + p.size - 1) * height * width),
+                internal(product(out)), internal(product(out)))
+
+    def inference_temporaries(self, p, ins, out):
+        # the squares with their padded copy, then two of the divisor's steps next to
+        # the average (div.mul(alpha).add(k).pow(beta)): the larger of the two moments
+        channels, height, width = ins[0]
+        padded, elements = (channels + p.size - 1) * height * width, product(ins[0])
+        return (internal(select(padded > 2 * elements, padded, 2 * elements)),)
 
     def build(self, p, ins, out):
         from torch import nn

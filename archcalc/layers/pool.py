@@ -4,6 +4,7 @@ from __future__ import annotations
 from archcalc.layers.arith import ceildiv, product, require, select
 from archcalc.layers.conv import kernel_extent, spatial
 from archcalc.layers.registry import LayerKind, Param, register
+from archcalc.layers.saved import CUDA_INDEX, INDEX_BYTES, INPUT, internal
 
 
 def pool_out_size(size, kernel, stride, pad, dilation, ceil):
@@ -84,6 +85,13 @@ class MaxPool(_WindowPool):
         kh, kw = (w[0] for w in self._windows(p, ins))
         return product(out) * (kh * kw - 1)
 
+    def saved(self, p, ins, out):
+        # max_pool2d_with_indices (and adaptive_max_pool2d): the input and int64 indices
+        return (INPUT, internal(product(out), INDEX_BYTES))
+
+    def inference_temporaries(self, p, ins, out):
+        return (internal(product(out), CUDA_INDEX),)
+
     def build(self, p, ins, out):
         from torch import nn
 
@@ -107,6 +115,11 @@ class AvgPool(_WindowPool):
     def flops(self, p, ins, out):
         kh, kw = (w[0] for w in self._windows(p, ins))
         return product(out) * kh * kw
+
+    def saved(self, p, ins, out):
+        # PyTorch computes a pool to 1x1 as a mean over H and W, whose backward keeps
+        # no tensor; avg_pool2d keeps its input
+        return () if p["global"] else (INPUT,)
 
     def build(self, p, ins, out):
         from torch import nn
@@ -148,6 +161,10 @@ class AdaptiveAvgPool(LayerKind):
     def rf_step(self, p, ins, out):
         sizes = ins[0][1:]
         return tuple((ceildiv(sizes[a], p.size[a]), sizes[a] // p.size[a], 0) for a in (0, 1))
+
+    def saved(self, p, ins, out):
+        # to 1x1 PyTorch takes a mean, which keeps nothing; otherwise the input
+        return () if tuple(p.size) == (1, 1) else (INPUT,)
 
     def build(self, p, ins, out):
         from torch import nn

@@ -4,18 +4,27 @@ Contract (each rule receives the validated parameters ``p`` and the per-sample
 input shapes ``ins``, a list of tuples without the batch axis; ``out`` is the
 shape ``output_shape`` returned):
 
-=====================  ====================================================
-``output_shape``       per-sample output shape; calls ``arith.require`` for
-                       every condition the input must meet
-``param_count``        trainable parameters
-``buffer_count``       non-trainable buffers (BN running stats and counter)
-``macs``               conv/linear multiply-accumulates, bias excluded
-``flops``              all forward FLOPs, by the rule in the kind's docstring
-``activations``        output elements this node keeps (0 for in-place/views)
-``rf_step``            per spatial axis (kernel_extent, stride, padding), or
-                       None when the layer does not move the receptive field
-``build``              a ``torch.nn.Module`` (imports torch inside)
-=====================  ====================================================
+===========================  ====================================================
+``output_shape``             per-sample output shape; calls ``arith.require`` for
+                             every condition the input must meet
+``param_count``              trainable parameters
+``buffer_count``             non-trainable buffers (BN running stats and counter)
+``macs``                     conv/linear multiply-accumulates, bias excluded
+``flops``                    all forward FLOPs, by the rule in the kind's
+                             docstring
+``activations``              output elements this node keeps (0 for in-place and
+                             views)
+``rf_step``                  per spatial axis (kernel_extent, stride, padding),
+                             or None when the layer does not move the receptive
+                             field
+``buffer_bytes``             bytes of the buffers, given a float element's size
+``saved``                    what autograd keeps for backward (``saved.Saved``)
+``inference_temporaries``    tensors made inside the node, alive with its input
+                             and output in an inference pass
+``shares_input``             whether the output is the input's storage (a view,
+                             an in-place op), in training or at inference
+``build``                    a ``torch.nn.Module`` (imports torch inside)
+===========================  ====================================================
 
 Rules use only + - * // and the helpers in ``arith`` so that the same rule
 evaluates on integers and on symbols.
@@ -27,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from archcalc.errors import SpecError
+from archcalc.layers.saved import INPUT
 
 REQUIRED = object()
 
@@ -78,6 +88,20 @@ class LayerKind:
 
     def rf_step(self, p, ins, out):
         return None
+
+    def buffer_bytes(self, p, ins, out, itemsize):
+        # float buffers at the model's element size; kinds with integer buffers override
+        return self.buffer_count(p, ins, out) * itemsize
+
+    def saved(self, p, ins, out):
+        # most layers need their input for the gradient of their weights or input
+        return (INPUT,)
+
+    def inference_temporaries(self, p, ins, out):
+        return ()
+
+    def shares_input(self, p, ins, out, training: bool):
+        return False
 
     def build(self, p, ins, out):
         raise NotImplementedError(f"layer kind {self.name!r} has no PyTorch builder yet")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from archcalc.layers.arith import product
 from archcalc.layers.registry import LayerKind, Param, register
+from archcalc.layers.saved import dropout_mask
 
 
 @register
@@ -21,6 +22,12 @@ class Flatten(LayerKind):
 
     def activations(self, p, ins, out):
         return 0
+
+    def saved(self, p, ins, out):
+        return ()
+
+    def shares_input(self, p, ins, out, training):
+        return True  # a view
 
     def rf_step(self, p, ins, out):
         if len(ins[0]) != 3:
@@ -43,6 +50,12 @@ class Dropout(LayerKind):
 
     def activations(self, p, ins, out):
         return 0
+
+    def saved(self, p, ins, out):
+        return (dropout_mask(product(out)),)
+
+    def shares_input(self, p, ins, out, training):
+        return not training  # the identity at inference; a new, masked tensor in training
 
     def build(self, p, ins, out):
         from torch import nn

@@ -1,7 +1,7 @@
 """The parameter-free residual shortcut of the CIFAR ResNets (He et al. 2015, option A)."""
 from __future__ import annotations
 
-from archcalc.layers.arith import require
+from archcalc.layers.arith import equal, require
 from archcalc.layers.conv import spatial
 from archcalc.layers.registry import LayerKind, Param, register
 
@@ -36,6 +36,13 @@ class PadShortcut(LayerKind):
                 f"pad_shortcut pads channels, but out={p.out} is less than the input's "
                 f"{channels}", "use a 1x1 conv shortcut to reduce channels")
         return (p.out, (height - 1) // p.stride[0] + 1, (width - 1) // p.stride[1] + 1)
+
+    def saved(self, p, ins, out):
+        return ()  # slicing and constant padding need only shapes for backward
+
+    def shares_input(self, p, ins, out, training):
+        # without extra channels the output is a strided view of the input (or the input)
+        return equal(p.out, ins[0][0])
 
     def rf_step(self, p, ins, out):
         # a 1x1 window moved by the stride, no padding

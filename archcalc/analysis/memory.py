@@ -1,0 +1,290 @@
+"""Training and inference memory of a spec, from the analysis alone (no torch).
+
+Training keeps, per ARCHITECTURE section 4: the weights, their gradients, the
+optimizer's state and the activations autograd saves for backward. What each
+node saves is its kind's ``saved`` rule (layers/saved.py); this module follows
+tensors through the graph so that one tensor kept by two nodes (a ReLU's output
+and the next conv's input) is counted once, as PyTorch stores it once.
+
+Inference keeps no graph: its peak is the largest sum of live tensors while the
+built module runs, node by node in execution order. A tensor lives while a
+Python name or list in the module's forward holds it: a Sequential drops its
+previous output after the next child returns, a branch holds its input until
+every path has run and each path's output until the merge (DenseNet's
+concatenations make these large), and the caller holds the network's input.
+
+Everything is linear in the batch: per-sample bytes times the batch, plus
+BatchNorm's per-channel statistics (per batch). That makes ``max_batch`` exact.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, replace
+
+from archcalc.analysis.analyze import analyze
+from archcalc.analysis.report import DTYPE_BYTES
+from archcalc.errors import ArchcalcError
+from archcalc.layers.arith import product
+from archcalc.layers.saved import DEVICES, element_bytes
+from archcalc.spec.model import Branch, Layer, Sequence
+
+# Per-parameter tensors of the parameter's size each optimizer keeps: SGD none, SGD with
+# momentum its momentum buffer, Adam exp_avg and exp_avg_sq. (Adam's `step` counters
+# are one-element tensors that torch.optim keeps on the CPU unless capturable/fused.)
+OPTIMIZER_STATES = {"sgd": 0, "sgd-momentum": 1, "adam": 2}
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
+
+
+def parse_memory(text: str) -> int:
+    """'80GiB' -> 85899345920 bytes; GB/MB/KB are powers of 10, GiB/MiB/KiB of 2."""
+    match = _MEMORY.match(str(text))
+    unit = match.group(2).lower() if match else None
+    if unit not in _UNITS:
+        raise ArchcalcError(f"cannot read the memory size {text!r}",
+                            hint="write a number and a unit: 80GiB, 40GB, 512MiB, 1.5GiB")
+    value = int(float(match.group(1)) * _UNITS[unit])
+    if value < 1:
+        raise ArchcalcError(f"the memory size {text!r} is zero", hint="give a positive size")
+    return value
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """Bytes of one training or inference setting; ``at(batch)`` for another batch."""
+
+    name: str
+    input: tuple
+    batch: int
+    dtype: str
+    optimizer: str
+    device: str
+    params: int
+    weights_bytes: int
+    buffers_bytes: int
+    saved_per_sample_bytes: int  # activations saved for backward, per image
+    saved_per_batch_bytes: int  # BatchNorm's batch statistics, once per batch
+    inference_per_sample_peak_bytes: int
+    inference_peak_at: str  # the node running when live tensors peak
+    saved_by_block: dict = field(default_factory=dict)  # top-level node -> bytes per image
+
+    @property
+    def gradients_bytes(self) -> int:
+        return self.weights_bytes
+
+    @property
+    def optimizer_bytes(self) -> int:
+        return OPTIMIZER_STATES[self.optimizer] * self.weights_bytes
+
+    @property
+    def saved_activation_bytes(self) -> int:
+        return self.saved_per_sample_bytes * self.batch + self.saved_per_batch_bytes
+
+    @property
+    def fixed_bytes(self) -> int:
+        """What training needs whatever the batch: state, gradients, BN statistics."""
+        return (self.weights_bytes + self.buffers_bytes + self.gradients_bytes +
+                self.optimizer_bytes + self.saved_per_batch_bytes)
+
+    @property
+    def total_bytes(self) -> int:
+        return self.fixed_bytes + self.saved_per_sample_bytes * self.batch
+
+    @property
+    def inference_activation_peak_bytes(self) -> int:
+        return self.inference_per_sample_peak_bytes * self.batch
+
+    @property
+    def inference_peak_bytes(self) -> int:
+        return self.weights_bytes + self.buffers_bytes + self.inference_activation_peak_bytes
+
+    def at(self, batch: int) -> "MemoryPlan":
+        return replace(self, batch=batch)
+
+    def max_batch(self, memory_bytes: int) -> int:
+        """The largest batch whose training total fits in ``memory_bytes`` (0: none)."""
+        if self.fixed_bytes + self.saved_per_sample_bytes > memory_bytes:
+            return 0
+        return (memory_bytes - self.fixed_bytes) // self.saved_per_sample_bytes
+
+    def as_dict(self, memory_bytes: int | None = None) -> dict:
+        data = asdict(self)
+        data["input"] = list(self.input)
+        for key in ("gradients_bytes", "optimizer_bytes", "saved_activation_bytes",
+                    "total_bytes", "inference_activation_peak_bytes", "inference_peak_bytes"):
+            data[key] = getattr(self, key)
+        if memory_bytes is not None:
+            data["memory_bytes"] = memory_bytes
+            data["max_batch"] = self.max_batch(memory_bytes)
+        return data
+
+
+def plan(spec, input_shape=None, *, batch: int = 1, dtype: str = "fp32",
+         optimizer: str = "sgd-momentum", device: str = "cuda") -> MemoryPlan:
+    """The memory of training (and of inference) ``spec`` at ``batch``."""
+    if optimizer not in OPTIMIZER_STATES:
+        raise ArchcalcError(f"unknown optimizer {optimizer!r}",
+                            hint=f"one of {', '.join(OPTIMIZER_STATES)}")
+    if device not in DEVICES:
+        raise ArchcalcError(f"unknown device {device!r}", hint=f"one of {', '.join(DEVICES)}")
+    report = analyze(spec, input_shape, check_expect=False)
+    itemsize = DTYPE_BYTES[dtype]
+    weights = buffers = 0
+    for kind, params, ins, out in report.calls.values():
+        weights += kind.param_count(params, ins, out) * itemsize
+        buffers += kind.buffer_bytes(params, ins, out, itemsize)
+    sizes = element_bytes(device, itemsize)
+    training = _SavedWalk(report.calls, sizes)
+    training.run(spec.root, report.input)
+    inference = _LiveWalk(report.calls, sizes)
+    inference.run(spec.root, report.input)
+    return MemoryPlan(
+        name=spec.name, input=tuple(report.input), batch=batch, dtype=dtype,
+        optimizer=optimizer, device=device, params=report.totals["params"],
+        weights_bytes=weights, buffers_bytes=buffers,
+        saved_per_sample_bytes=training.per_sample, saved_per_batch_bytes=training.per_batch,
+        inference_per_sample_peak_bytes=inference.peak, inference_peak_at=inference.peak_at,
+        saved_by_block=training.by_block)
+
+
+class _SavedWalk:
+    """Follows tensors through a training-mode forward pass and sums, once per tensor,
+    what the nodes save. A tensor is a storage: a view or an in-place result is its input's.
+
+    Autograd records nothing for a node when neither its inputs nor its parameters need
+    a gradient: the images need none, so a parameter-free layer before the first weighted
+    one (a pool on the raw input) saves nothing.
+    """
+
+    def __init__(self, calls: dict, sizes: dict):
+        self.calls, self.sizes = calls, sizes
+        self.bytes: list[int] = []  # tensor id -> bytes per sample (or per batch)
+        self.batch_scaled: list[bool] = []
+        self.needs_grad: list[bool] = []
+        self.saved: set[int] = set()
+        self.per_sample = self.per_batch = 0
+        self.by_block: dict[str, int] = {}
+
+    def new(self, elements, itemsize=None, per_sample: bool = True) -> int:
+        self.bytes.append(elements * self.sizes.get(itemsize, itemsize))
+        self.batch_scaled.append(per_sample)
+        self.needs_grad.append(True)
+        return len(self.bytes) - 1
+
+    def keep(self, tensor: int, path: str) -> None:
+        if tensor in self.saved:
+            return
+        self.saved.add(tensor)
+        if self.batch_scaled[tensor]:
+            self.per_sample += self.bytes[tensor]
+            block = path.split(".", 1)[0]
+            self.by_block[block] = self.by_block.get(block, 0) + self.bytes[tensor]
+        else:
+            self.per_batch += self.bytes[tensor]
+
+    def run(self, root, input_shape) -> None:
+        images = self.new(product(input_shape))
+        self.needs_grad[images] = False
+        self.visit(root, images)
+
+    def visit(self, node, tensor: int) -> int:
+        if isinstance(node, Sequence):
+            for child in node.children:
+                tensor = self.visit(child, tensor)
+            return tensor
+        if isinstance(node, Branch):
+            outputs = [self.visit(path, tensor) for _, path in node.paths]
+            return self.apply(node.path, outputs)
+        return self.apply(node.path, [tensor])
+
+    def apply(self, path: str, inputs: list) -> int:
+        kind, params, ins, out = self.calls[path]
+        recorded = any(self.needs_grad[tensor] for tensor in inputs) or \
+            kind.param_count(params, ins, out) > 0
+        if kind.shares_input(params, ins, out, True):
+            output = inputs[0]
+        else:
+            output = self.new(product(out))
+            self.needs_grad[output] = recorded
+        if not recorded:
+            return output
+        for saved in kind.saved(params, ins, out):
+            if saved.tensor == "input":
+                self.keep(inputs[0], path)
+            elif saved.tensor == "output":
+                self.keep(output, path)
+            else:
+                self.keep(self.new(saved.elements, saved.itemsize, saved.per_sample), path)
+        return output
+
+
+class _LiveWalk:
+    """Bytes per sample of the tensors alive at each moment of an inference pass, as the
+    built module's forward holds them (torchgraph: nn.Sequential, Branch), and the peak.
+
+    Each tensor has a count of the names and lists holding it and is freed at zero.
+    While a node runs, its input, its output and its temporaries (the ``saved`` tensors
+    an inference pass also makes, such as a folded BN's input) are alive together.
+    """
+
+    def __init__(self, calls: dict, sizes: dict):
+        self.calls, self.sizes = calls, sizes
+        self.bytes: list[int] = []
+        self.holders: list[int] = []
+        self.live = self.peak = 0
+        self.peak_at = "input"
+
+    def new(self, nbytes: int) -> int:
+        self.bytes.append(nbytes)
+        self.holders.append(1)
+        self.live += nbytes
+        return len(self.bytes) - 1
+
+    def hold(self, tensor: int) -> None:
+        self.holders[tensor] += 1
+
+    def drop(self, tensor: int) -> None:
+        self.holders[tensor] -= 1
+        if self.holders[tensor] == 0:
+            self.live -= self.bytes[tensor]
+
+    def reach(self, extra: int, path: str) -> None:
+        if self.live + extra > self.peak:
+            self.peak, self.peak_at = self.live + extra, path
+
+    def run(self, root, input_shape) -> None:
+        tensor = self.new(product(input_shape) * self.sizes[None])
+        self.reach(0, "input")
+        self.drop(self.visit(root, tensor))
+
+    def visit(self, node, tensor: int) -> int:
+        """Run ``node`` on ``tensor`` (held by the caller); the result is held once more."""
+        if isinstance(node, Sequence):
+            current = tensor
+            self.hold(current)
+            for child in node.children:
+                following = self.visit(child, current)
+                self.drop(current)  # `input = module(input)` lets go of the previous one
+                current = following
+            return current
+        if isinstance(node, Branch):
+            outputs = [self.visit(path, tensor) for _, path in node.paths]
+            merged = self.apply(node.path, outputs)
+            for output in outputs:  # the list of path outputs goes when forward returns
+                self.drop(output)
+            return merged
+        return self.apply(node.path, [tensor])
+
+    def apply(self, path: str, inputs: list) -> int:
+        kind, params, ins, out = self.calls[path]
+        temporary = sum(made.elements * self.sizes.get(made.itemsize, made.itemsize)
+                        for made in kind.inference_temporaries(params, ins, out))
+        if kind.shares_input(params, ins, out, False):
+            self.reach(temporary, path)
+            self.hold(inputs[0])
+            return inputs[0]
+        nbytes = product(out) * self.sizes[None]
+        self.reach(nbytes + temporary, path)
+        return self.new(nbytes)
