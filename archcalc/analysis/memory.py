@@ -19,7 +19,7 @@ BatchNorm's per-channel statistics (per batch). That makes ``max_batch`` exact.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 from archcalc.analysis.analyze import analyze
 from archcalc.analysis.report import DTYPE_BYTES
@@ -68,7 +68,7 @@ class MemoryPlan:
     saved_per_batch_bytes: int  # BatchNorm's batch statistics, once per batch
     inference_per_sample_peak_bytes: int
     inference_peak_at: str  # the node running when live tensors peak
-    saved_by_block: dict = field(default_factory=dict)  # top-level node -> bytes per image
+    saved_per_sample_by_block: dict = field(default_factory=dict)  # top-level node -> bytes
 
     @property
     def gradients_bytes(self) -> int:
@@ -110,10 +110,13 @@ class MemoryPlan:
         return (memory_bytes - self.fixed_bytes) // self.saved_per_sample_bytes
 
     def as_dict(self, memory_bytes: int | None = None) -> dict:
-        data = asdict(self)
-        data["input"] = list(self.input)
-        for key in ("gradients_bytes", "optimizer_bytes", "saved_activation_bytes",
-                    "total_bytes", "inference_activation_peak_bytes", "inference_peak_bytes"):
+        data = {"name": self.name, "input": list(self.input), "batch": self.batch,
+                "dtype": self.dtype, "optimizer": self.optimizer, "device": self.device,
+                "params": self.params}
+        for key in ("weights_bytes", "buffers_bytes", "gradients_bytes", "optimizer_bytes",
+                    "saved_activation_bytes", "saved_per_sample_bytes", "saved_per_batch_bytes",
+                    "total_bytes", "inference_peak_bytes", "inference_activation_peak_bytes",
+                    "inference_peak_at", "saved_per_sample_by_block"):
             data[key] = getattr(self, key)
         if memory_bytes is not None:
             data["memory_bytes"] = memory_bytes
@@ -146,7 +149,7 @@ def plan(spec, input_shape=None, *, batch: int = 1, dtype: str = "fp32",
         weights_bytes=weights, buffers_bytes=buffers,
         saved_per_sample_bytes=training.per_sample, saved_per_batch_bytes=training.per_batch,
         inference_per_sample_peak_bytes=inference.peak, inference_peak_at=inference.peak_at,
-        saved_by_block=training.by_block)
+        saved_per_sample_by_block=training.by_block)
 
 
 class _SavedWalk:

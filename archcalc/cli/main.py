@@ -20,6 +20,8 @@ COMMANDS = {
     "sweep": ("archcalc.cli.cmd_sweep",
               "Params, MACs and memory over input sizes; where a size collapses."),
     "plot": ("archcalc.cli.cmd_plot", "Per-layer bar charts of memory, params and MACs (PNG)."),
+    "plan": ("archcalc.cli.cmd_plan",
+             "Training memory (weights, gradients, optimizer, saved activations); max batch."),
     "verify": ("archcalc.cli.cmd_verify",
                "Build, run once, compare with fvcore, FlopCounterMode and hooks."),
     "build": ("archcalc.cli.cmd_build", "Build the spec as a PyTorch module; load/save weights."),

@@ -1,0 +1,48 @@
+"""`archcalc plan`: training memory (weights, gradients, optimizer state, saved
+activations), the inference peak and, with --memory, the largest batch that fits."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from archcalc.cli import console
+from archcalc.cli.options import (dtype_option, format_option, input_option, parse_input,
+                                  spec_argument)
+
+
+@click.command("plan")
+@spec_argument
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="images per training step")
+@dtype_option
+@click.option("--optimizer", type=click.Choice(["sgd", "sgd-momentum", "adam"]),
+              default="sgd-momentum", show_default=True,
+              help="its state per weight: sgd 0, sgd-momentum 1, adam 2")
+@click.option("--memory", "memory_text", metavar="SIZE",
+              help="device memory, e.g. 80GiB, 40GB, 512MiB: also give the largest batch "
+                   "whose training memory fits")
+@input_option
+@format_option("rich", "json")
+def command(spec, batch, dtype, optimizer, memory_text, input_text, fmt):
+    """Memory to train NAME|PATH: weights, gradients, optimizer state and the
+    activations autograd saves for backward (each tensor once, BN statistics per
+    batch), plus the inference peak of live tensors in execution order.
+
+    All figures are exact for the built PyTorch module on a CUDA device, where every
+    tensor has --dtype (pure fp16/bf16 training has no fp32 master copy).
+    """
+    from archcalc.analysis.memory import parse_memory, plan
+    from archcalc.spec.loader import load_spec
+
+    memory_bytes = parse_memory(memory_text) if memory_text is not None else None
+    result = plan(load_spec(spec), parse_input(input_text), batch=batch, dtype=dtype,
+                  optimizer=optimizer)
+    if fmt == "json":
+        console.print_text(json.dumps(result.as_dict(memory_bytes), indent=2))
+        return
+    from archcalc.render.memory import plan_lines, plan_table
+
+    console.out().print(plan_table(result))
+    for line in plan_lines(result, memory_bytes, memory_text):
+        console.out().print(line, markup=False)

@@ -1,0 +1,73 @@
+"""The memory plan for people: a rich table of the training parts and the inference peak.
+
+Device memory is sold and reported in binary units (GiB, nvidia-smi's MiB), so the
+plan's rounded figures are binary; the exact byte counts are shown beside them.
+"""
+from __future__ import annotations
+
+from archcalc.analysis.memory import MemoryPlan
+from archcalc.analysis.report import DTYPE_BYTES
+from archcalc.render import units
+
+OPTIMIZER_RULES = {"sgd": "plain SGD keeps no state",
+                   "sgd-momentum": "1 momentum buffer per weight",
+                   "adam": "2 moments (exp_avg, exp_avg_sq) per weight"}
+
+
+def _binary(value: int) -> str:
+    return units.size_bytes(value, binary=True)
+
+
+def plan_table(plan: MemoryPlan):
+    from rich.table import Table
+
+    size = DTYPE_BYTES[plan.dtype]
+    title = (f"{plan.name} at {units.shape(plan.input)}, batch {plan.batch}, {plan.dtype}, "
+             f"{plan.optimizer}: training memory")
+    table = Table(title=title, header_style="bold", show_footer=True)
+    table.add_column("part", footer="total (training)")
+    table.add_column("bytes", justify="right", footer=units.grouped(plan.total_bytes))
+    table.add_column("", justify="right", footer=_binary(plan.total_bytes))
+    table.add_column("rule")
+    per_image = plan.saved_per_sample_bytes
+    rows = [
+        ("weights", plan.weights_bytes, f"{units.grouped(plan.params)} params x {size} B"),
+        ("buffers", plan.buffers_bytes, "BN running mean and variance, int64 counters"),
+        ("gradients", plan.gradients_bytes, "one per weight"),
+        ("optimizer state", plan.optimizer_bytes, OPTIMIZER_RULES[plan.optimizer]),
+        ("saved activations", plan.saved_activation_bytes,
+         f"{plan.batch} x {_binary(per_image)} per image"
+         + (f" + {_binary(plan.saved_per_batch_bytes)} BN batch statistics"
+            if plan.saved_per_batch_bytes else "")),
+    ]
+    for part, value, rule in rows:
+        table.add_row(part, units.grouped(value), _binary(value), rule)
+    return table
+
+
+def plan_lines(plan: MemoryPlan, memory_bytes: int | None, memory_text: str | None) -> list[str]:
+    """The sentences under the table: inference peak, where the saved bytes are, max batch."""
+    lines = [
+        f"inference peak: {_binary(plan.inference_peak_bytes)} "
+        f"({units.grouped(plan.inference_peak_bytes)} bytes) = weights and buffers + "
+        f"{_binary(plan.inference_activation_peak_bytes)} of live tensors, reached at "
+        f"{plan.inference_peak_at}",
+    ]
+    if plan.saved_per_sample_bytes:
+        largest = sorted(plan.saved_per_sample_by_block.items(), key=lambda item: -item[1])[:4]
+        shares = ", ".join(f"{block} {units.percent(value, plan.saved_per_sample_bytes)}"
+                           for block, value in largest)
+        lines.append(f"saved activations by block: {shares}")
+    if memory_bytes is not None:
+        best = plan.max_batch(memory_bytes)
+        if best == 0:
+            lines.append(f"max batch in {memory_text}: none; batch 1 needs "
+                         f"{_binary(plan.at(1).total_bytes)}")
+        else:
+            lines.append(f"max batch in {memory_text}: {best:,} "
+                         f"(training total {_binary(plan.at(best).total_bytes)}; "
+                         f"batch {best + 1:,} needs {_binary(plan.at(best + 1).total_bytes)})")
+    lines.append("Counted as PyTorch keeps them on a CUDA device, each tensor once; not "
+                 "counted: the loss, activation gradients during backward, workspaces, the "
+                 "allocator's cache. MiB = 2^20 bytes, GiB = 2^30.")
+    return lines
