@@ -5,6 +5,7 @@ import click
 
 from archcalc.cli import console
 from archcalc.cli.options import input_option, parse_input, require_torch, spec_argument
+from archcalc.cli.training import given, run_training, train_options
 
 
 @click.command("build")
@@ -17,10 +18,24 @@ from archcalc.cli.options import input_option, parse_input, require_torch, spec_
 @click.option("--layout", type=click.Choice(["archcalc", "torchvision"]), default="archcalc",
               show_default=True, help="key names of the saved file; torchvision's loads into "
                                       "its model with strict=True")
-def command(spec, input_text, weights, save, layout):
+@train_options
+def command(spec, input_text, weights, save, layout, train, **options):
     """Build NAME|PATH as an nn.Module and print its summary (params, MACs,
-    activation memory from the analysis); optionally load weights and save them."""
+    activation memory from the analysis); optionally load weights and save them.
+
+    With --train, train it: analysed cost and time per epoch, the babysitting checks
+    (see `archcalc babysit`), then epochs with progress bars, an explosion guard,
+    checkpoints (last.pt, best.pt), metrics.jsonl, curves.png and summary.json in
+    the run folder. --weights is then the starting point for fine-tuning and --save
+    writes the trained weights. Exit status: 0 trained; 1 a check failed or the
+    explosion guard stopped training; 2 bad input; 130 interrupted (checkpoint saved).
+    """
     require_torch()
+    if train:
+        return run_training(spec, parse_input(input_text), weights, save, layout, options)
+    if given(options):
+        names = ", ".join("--" + name.replace("_", "-") for name in given(options))
+        raise click.UsageError(f"{names} only apply with --train")
     from archcalc.analysis.analyze import analyze
     from archcalc.render import units
     from archcalc.spec.loader import load_spec

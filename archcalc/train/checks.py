@@ -162,6 +162,12 @@ def _probe_one(inputs: CheckInputs, lr: float, steps: int) -> dict:
             "verdict": verdict}
 
 
+def grid_line(rows) -> str:
+    """1e-06 low, ..., 0.1 good, 1 high: the probe at a glance."""
+    short = {"too low": "low", "too high": "HIGH", "good": "good"}
+    return ", ".join(f"{row['lr']:g} {short[row['verdict'].split(':')[0]]}" for row in rows)
+
+
 def probe_steps(seconds_per_image: float, batch: int, budget: float) -> int:
     """Steps per grid point that fit the budget (a step plus the closing forward)."""
     per_step = seconds_per_image * batch * 4 / 3
@@ -182,22 +188,24 @@ def check_learning_rates(inputs: CheckInputs, budget: float) -> CheckResult:
                    and row["end"] < row["start"]]
         if not falling:
             return CheckResult("learning_rate", title, "fail", "no rate in 1e-6..10 lowers "
-                               "the loss", expected, "the model may not be learning at all",
+                               f"the loss\n{grid_line(rows)}", expected, "the model may not be learning at all",
                                {**table, "picked": None, "range": None})
         picked = falling[-1]["lr"]
         return CheckResult("learning_rate", title, "warn",
                            f"the loss barely changes at every stable rate (at most "
-                           f"{falling[-1]['start']:.4g} -> {falling[-1]['end']:.4g})", expected,
+                           f"{falling[-1]['start']:.4g} -> {falling[-1]['end']:.4g})\n"
+                           f"{grid_line(rows)}", expected,
                            f"training with the largest rate that lowered it, {picked:g}",
                            {**table, "picked": picked, "range": None, "best": picked})
     low, high = good[0]["lr"], good[-1]["lr"]
     best = min(good, key=lambda row: row["end"])["lr"]
+    span = f"{low:g} .. {high:g}" if low != high else f"{low:g} only"
     # Each rate trained on successive batches, so a rate that only looks good on one
     # batch has already been caught rising or exploding; the rate that lowered the
     # loss most is the one to train with (the lecture's "find learning rate that makes
     # the loss go down"), and the plateau schedule lowers it later.
     picked = best
-    observed = f"loss falls for {low:g} .. {high:g}, best {best:g}"
+    observed = f"loss falls for {span}, best {best:g}\n{grid_line(rows)}"
     data = {**table, "picked": picked, "range": [low, high], "best": best}
     if inputs.lr is not None and not low / 10 <= inputs.lr <= high:
         where = "above that range (it may explode)" if inputs.lr > high else \

@@ -108,7 +108,7 @@ def save(session: Session, position: Position, name: str) -> None:
     session.files.save_checkpoint(name, state)
 
 
-def end_epoch(session: Session, position: Position, partial: bool, seconds: float) -> dict:
+def end_epoch(session: Session, position: Position, partial: bool, started: float) -> dict:
     """Evaluate on the validation set and on a fixed sample of training images (both in
     eval mode, unaugmented, as the lecture's trainer samples its train accuracy), then
     record the epoch."""
@@ -132,7 +132,7 @@ def end_epoch(session: Session, position: Position, partial: bool, seconds: floa
             "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc,
             "lr": current_lr(session.optimizer),
             "images_per_s": position.seen / max(position.train_seconds, 1e-9),
-            "seconds": seconds}
+            "seconds": time.perf_counter() - started}  # training and evaluation
 
 
 def fit(session: Session, position: Position, on_epoch=None) -> Outcome:
@@ -184,7 +184,7 @@ def fit(session: Session, position: Position, on_epoch=None) -> Outcome:
                 save(session, position, "last.pt")
                 return Outcome("interrupted", position.step)
             partial = position.batch < -(-len(session.sampler) // session.batch_size)
-            record = end_epoch(session, position, partial, time.perf_counter() - started)
+            record = end_epoch(session, position, partial, started)
             display.epoch_end(record)
             session.files.append_metrics(record)
             improved = record["val_acc"] > position.best_val_acc

@@ -55,24 +55,24 @@ def _sync(device: torch.device) -> None:
 
 
 def seconds_per_image(model, images, labels, amp: bool, channels_last: bool) -> float:
-    """Train a throw-away copy for a few steps on one batch and time it (the first
-    step, which allocates, is not counted)."""
+    """Train a throw-away copy for a few steps on one batch and time it: the fastest of
+    up to three steps after the first (which allocates), as timeit advises, so a busy
+    moment on a shared machine does not shrink the checks' plans."""
     from archcalc.train.step import train_step
 
     trial = copy.deepcopy(model).train()
     optimizer = torch.optim.SGD(trial.parameters(), lr=0.0, momentum=0.9)
     if channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
-    started = time.perf_counter()
-    train_step(trial, optimizer, images, labels, amp)
-    _sync(images.device)
-    warmup = time.perf_counter() - started
-    repeats = 1 if warmup > 2 else 3
-    started = time.perf_counter()
-    for _ in range(repeats):
+    timings = []
+    for _ in range(4):
+        started = time.perf_counter()
         train_step(trial, optimizer, images, labels, amp)
-    _sync(images.device)
-    return (time.perf_counter() - started) / (repeats * len(labels))
+        _sync(images.device)
+        timings.append(time.perf_counter() - started)
+        if timings[0] > 2 and len(timings) == 2:
+            break  # a slow model: one timed step is enough
+    return min(timings[1:]) / len(labels)
 
 
 def epoch_seconds(per_image: float, train: int, evaluated: int) -> float:

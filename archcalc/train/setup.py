@@ -135,19 +135,25 @@ def measure(prepared: Prepared, display: Display) -> float:
     return per_image
 
 
-def run_babysitting(prepared: Prepared, per_image: float):
-    from archcalc.train.checks import CheckInputs, probe_steps, run_checks
+def check_inputs(prepared: Prepared, per_image: float):
+    """What the babysitting checks work on: the initial model and fixed batches."""
+    from archcalc.train.checks import CheckInputs, probe_steps
 
     config = prepared.config
     batch = min(prepared.batch_size, PROBE_BATCH, len(prepared.data.train))
     # the probe trains on successive batches of this pool (half the budget is its own)
     steps = probe_steps(per_image, batch, config.check_seconds / 2)
     pool = _fixed_batch(prepared, min(batch * steps, len(prepared.data.train)))
-    inputs = CheckInputs(
+    return CheckInputs(
         model=prepared.model, probe=(pool[0][:batch], pool[1][:batch]), pool=pool,
         tiny=_fixed_batch(prepared, 20), classes=prepared.classes,
         optimizer=config.optimizer, momentum=config.momentum,
         weight_decay=config.weight_decay, lr=config.lr, head_path=prepared.head_path,
         finetune=config.finetune_mode, backbone_scale=config.backbone_lr_scale,
         amp=prepared.amp, seconds_per_image=per_image, budget=config.check_seconds)
-    return run_checks(inputs)
+
+
+def run_babysitting(prepared: Prepared, per_image: float):
+    from archcalc.train.checks import run_checks
+
+    return run_checks(check_inputs(prepared, per_image))

@@ -1,0 +1,133 @@
+"""Options shared by `build --train` and `babysit`, and the glue to the runner.
+
+Every option defaults to None (or off), so only what the user typed reaches the
+TrainConfig: its defaults live in one place (archcalc/train/config.py), and a
+resumed run can tell a changed option from an untouched one.
+"""
+from __future__ import annotations
+
+import click
+
+from archcalc.cli import console
+
+
+def _options(*decorators):
+    def apply(function):
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return apply
+
+
+_MODEL_AND_DATA = (
+    click.option("--data", default=None, metavar="SOURCE",
+                 help="digits (default, bundled with scikit-learn), cifar10:DIR, folder:DIR "
+                      "or synthetic"),
+    click.option("--batch-size", type=click.IntRange(min=1), default=None,
+                 help="images per step [128, fewer for a costly model on CPU]"),
+    click.option("--lr", type=float, default=None,
+                 help="learning rate [picked by the learning-rate probe; 0.01 with "
+                      "--no-checks]"),
+    click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=None,
+                 help="SGD momentum [0.9]"),
+    click.option("--weight-decay", type=click.FloatRange(min=0), default=None,
+                 help="L2 weight decay [5e-4]"),
+    click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default=None,
+                 help="update rule [sgd]"),
+    click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
+                 help="where to train [auto: cuda if available]"),
+    click.option("--amp/--no-amp", default=None, help="bf16 autocast [on for cuda]"),
+    click.option("--channels-last/--no-channels-last", default=None,
+                 help="NHWC memory layout [on for cuda]"),
+    click.option("--seed", type=int, default=None, help="random seed [0]"),
+    click.option("--deterministic", is_flag=True, default=None,
+                 help="deterministic algorithms only (bit-for-bit repeatable runs)"),
+    click.option("--num-classes", type=click.IntRange(min=1), default=None,
+                 help="classifier outputs [the data's classes]; replaces the head"),
+    click.option("--finetune", type=click.Choice(["head", "all"]), default=None,
+                 help="with --weights: train only the new head [head], or all with the "
+                      "backbone at lr/10"),
+    click.option("--mean", type=click.Choice(["channel", "image"]), default=None,
+                 help="subtract the per-channel mean (VGG) or the mean image (AlexNet) "
+                      "[channel]"),
+    click.option("--check-seconds", type=click.FloatRange(min=0), default=None,
+                 help="time budget of the overfit check and the rate probe [60]"),
+)
+
+train_options = _options(
+    click.option("--train", "train", is_flag=True,
+                 help="train the model (with babysitting checks first); see options below"),
+    *_MODEL_AND_DATA,
+    click.option("--epochs", type=click.IntRange(min=1), default=None, help="epochs [30]"),
+    click.option("--max-steps", type=click.IntRange(min=1), default=None,
+                 help="stop after this many optimizer steps"),
+    click.option("--schedule", type=click.Choice(["plateau", "step", "cosine"]), default=None,
+                 help="lr/10 when validation accuracy plateaus [plateau], every third of "
+                      "the run, or cosine"),
+    click.option("--compile", "compile", is_flag=True, default=None, help="torch.compile"),
+    click.option("--augment/--no-augment", default=None,
+                 help="random crop (and flip where it fits) [on]"),
+    click.option("--workers", type=click.IntRange(min=0), default=None,
+                 help="data-loading processes for folder data [0]"),
+    click.option("--out", type=click.Path(file_okay=False), default=None,
+                 help="run folder [runs/NAME-TIMESTAMP]"),
+    click.option("--resume", type=click.Path(file_okay=False), default=None,
+                 help="continue the run in this folder from its last.pt"),
+    click.option("--no-checks", "no_checks", is_flag=True, default=None,
+                 help="skip the babysitting checks"),
+)
+
+babysit_options = _options(*_MODEL_AND_DATA)
+
+
+def given(options: dict) -> dict:
+    """The options the user typed (None and unset flags dropped)."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
+def make_config(spec: str, input_shape, weights, options: dict):
+    from archcalc.train.config import TrainConfig
+
+    values = given(options)
+    if values.pop("no_checks", None):
+        values["checks"] = False
+    if input_shape is not None:
+        if len(input_shape) != 3:
+            raise click.BadParameter("training needs CxHxW", param_hint="--input")
+        values["input"] = input_shape
+    if weights:
+        values["weights"] = weights
+    return TrainConfig(spec=spec, **values)
+
+
+def run_training(spec, input_shape, weights, save, layout, options: dict) -> None:
+    from archcalc.errors import ArchcalcError
+    from archcalc.train.display import RichDisplay
+    from archcalc.train.runner import resume_config, train
+
+    folder = options.pop("resume", None)
+    if folder:
+        changes = given(options)
+        if input_shape is not None or weights:
+            raise ArchcalcError("--input and --weights come from the run being resumed")
+        config = resume_config(folder, spec=spec, **changes)
+    else:
+        config = make_config(spec, input_shape, weights, options)
+    result = train(config, display=RichDisplay(console.out()))
+    if save and result.status != "check_failed":
+        _save_trained(result.out_dir, config.spec, save, layout)
+    if result.exit_code:
+        raise click.exceptions.Exit(result.exit_code)
+
+
+def _save_trained(folder, spec, save, layout) -> None:
+    from pathlib import Path
+
+    from archcalc.spec.loader import load_spec
+    from archcalc.torchgraph.weights import save_atomic, to_layout
+    from archcalc.train.checkpoint import load_checkpoint
+
+    state = load_checkpoint(Path(folder) / "last.pt")["model"]
+    save_atomic(to_layout(state, load_spec(spec), layout), save)
+    console.out().print(f"saved the trained weights to {save} ({layout} layout)", markup=False)
