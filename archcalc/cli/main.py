@@ -25,6 +25,7 @@ COMMANDS = {
     "verify": ("archcalc.cli.cmd_verify",
                "Build, run once, compare with fvcore, FlopCounterMode and hooks."),
     "build": ("archcalc.cli.cmd_build", "Build the spec as a PyTorch module; load/save weights."),
+    "babysit": ("archcalc.cli.cmd_babysit", "The lecture's babysitting checks, before training."),
 }
 
 
