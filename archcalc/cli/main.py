@@ -26,6 +26,8 @@ COMMANDS = {
                "Build, run once, compare with fvcore, FlopCounterMode and hooks."),
     "build": ("archcalc.cli.cmd_build", "Build the spec as a PyTorch module; load/save weights."),
     "babysit": ("archcalc.cli.cmd_babysit", "The lecture's babysitting checks, before training."),
+    "search": ("archcalc.cli.cmd_search",
+               "Coarse-to-fine random hyperparameter search on an Optuna store."),
 }
 
 
