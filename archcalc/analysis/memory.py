@@ -125,14 +125,16 @@ class MemoryPlan:
 
 
 def plan(spec, input_shape=None, *, batch: int = 1, dtype: str = "fp32",
-         optimizer: str = "sgd-momentum", device: str = "cuda") -> MemoryPlan:
-    """The memory of training (and of inference) ``spec`` at ``batch``."""
+         optimizer: str = "sgd-momentum", device: str = "cuda", report=None) -> MemoryPlan:
+    """The memory of training (and of inference) ``spec`` at ``batch``; ``report``: the
+    spec's analysis at that input, when the caller has it already."""
     if optimizer not in OPTIMIZER_STATES:
         raise ArchcalcError(f"unknown optimizer {optimizer!r}",
                             hint=f"one of {', '.join(OPTIMIZER_STATES)}")
     if device not in DEVICES:
         raise ArchcalcError(f"unknown device {device!r}", hint=f"one of {', '.join(DEVICES)}")
-    report = analyze(spec, input_shape, check_expect=False)
+    if report is None:
+        report = analyze(spec, input_shape, check_expect=False)
     itemsize = DTYPE_BYTES[dtype]
     weights = buffers = 0
     for kind, params, ins, out in report.calls.values():

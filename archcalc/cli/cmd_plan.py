@@ -32,12 +32,15 @@ def command(spec, batch, dtype, optimizer, memory_text, input_text, fmt):
     All figures are exact for the built PyTorch module on a CUDA device, where every
     tensor has --dtype (pure fp16/bf16 training has no fp32 master copy).
     """
+    from archcalc.analysis.limits import analyze_explained
     from archcalc.analysis.memory import parse_memory, plan
     from archcalc.spec.loader import load_spec
 
     memory_bytes = parse_memory(memory_text) if memory_text is not None else None
-    result = plan(load_spec(spec), parse_input(input_text), batch=batch, dtype=dtype,
-                  optimizer=optimizer)
+    loaded = load_spec(spec)
+    # a size that collapses names the smallest input that works, as `table` does
+    report = analyze_explained(loaded, parse_input(input_text), check_expect=False)
+    result = plan(loaded, batch=batch, dtype=dtype, optimizer=optimizer, report=report)
     if fmt == "json":
         console.print_text(json.dumps(result.as_dict(memory_bytes), indent=2))
         return

@@ -60,13 +60,14 @@ def plan_lines(plan: MemoryPlan, memory_bytes: int | None, memory_text: str | No
         lines.append(f"saved activations by block: {shares}")
     if memory_bytes is not None:
         best = plan.max_batch(memory_bytes)
+        limit = f"{memory_text} ({units.grouped(memory_bytes)} bytes)"
         if best == 0:
-            lines.append(f"max batch in {memory_text}: none; batch 1 needs "
-                         f"{_binary(plan.at(1).total_bytes)}")
+            lines.append(f"max batch in {limit}: none; batch 1 needs "
+                         f"{units.grouped(plan.at(1).total_bytes)} bytes")
         else:
-            lines.append(f"max batch in {memory_text}: {best:,} "
-                         f"(training total {_binary(plan.at(best).total_bytes)}; "
-                         f"batch {best + 1:,} needs {_binary(plan.at(best + 1).total_bytes)})")
+            lines.append(f"max batch in {limit}: {best:,}, training total "
+                         f"{units.grouped(plan.at(best).total_bytes)} bytes; batch "
+                         f"{best + 1:,} would need {units.grouped(plan.at(best + 1).total_bytes)}")
     lines.append("Counted as PyTorch keeps them on a CUDA device, each tensor once; not "
                  "counted: the loss, activation gradients during backward, workspaces, the "
                  "allocator's cache. MiB = 2^20 bytes, GiB = 2^30.")
