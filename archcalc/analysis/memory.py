@@ -26,7 +26,7 @@ from archcalc.analysis.report import DTYPE_BYTES
 from archcalc.errors import ArchcalcError
 from archcalc.layers.arith import product
 from archcalc.layers.saved import DEVICES, element_bytes
-from archcalc.spec.model import Branch, Layer, Sequence
+from archcalc.spec.model import Branch, Sequence
 
 # Per-parameter tensors of the parameter's size each optimizer keeps: SGD none, SGD with
 # momentum its momentum buffer, Adam exp_avg and exp_avg_sq. (Adam's `step` counters
