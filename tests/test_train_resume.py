@@ -121,3 +121,21 @@ def test_resume_refuses_changed_settings(run_cli, tmp_path):
     assert result.exit_code == 2 and "cannot change lr when resuming" in result.output
     result = run_cli("build", "alexnet", "--train", "--resume", out)
     assert result.exit_code == 2 and "trains 'lenet5'" in result.output
+
+
+def test_on_epoch_can_stop_a_run(tmp_path):
+    """How a hyperparameter search prunes a trial: raise from on_epoch."""
+
+    class Pruned(Exception):
+        pass
+
+    def prune_after_first(epoch, record):
+        assert set(COMPARED) <= set(record)
+        raise Pruned(epoch)
+
+    out = tmp_path / "run"
+    with pytest.raises(Pruned):
+        train(config(out, epochs=3), on_epoch=prune_after_first)
+    assert [r["epoch"] for r in records(out)] == [1]
+    assert json.loads((out / "summary.json").read_text())["status"] == "stopped"
+    assert not torch.are_deterministic_algorithms_enabled()  # the process is left as it was

@@ -27,13 +27,13 @@ def diagnose(history: list[dict]) -> str:
 
 
 def plot_curves(history: list[dict], step_losses: list, path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display needed, safe in worker threads
-    import matplotlib.pyplot as plt
+    # A bare Figure renders with Agg without pyplot: no display needed, and the
+    # backend of a program that calls train() (a notebook) is left alone.
+    from matplotlib.figure import Figure
 
     epochs = [r["epoch"] for r in history]
-    figure, (loss_axis, acc_axis) = plt.subplots(1, 2, figsize=(11, 4))
+    figure = Figure(figsize=(11, 4))
+    loss_axis, acc_axis = figure.subplots(1, 2)
     if step_losses:
         steps, losses = zip(*step_losses)
         loss_axis.plot(steps, losses, linewidth=0.6, alpha=0.6, label="training batches")
@@ -48,4 +48,3 @@ def plot_curves(history: list[dict], step_losses: list, path) -> None:
     figure.suptitle(diagnose(history), fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
-    plt.close(figure)

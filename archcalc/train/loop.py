@@ -80,7 +80,9 @@ class StopOnInterrupt:
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            # None: a handler installed from C; Python's default stands in for it
+            self.previous = signal.signal(signal.SIGINT, self._handle) or \
+                signal.default_int_handler
         return self
 
     def _handle(self, signum, frame):

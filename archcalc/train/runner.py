@@ -18,9 +18,9 @@ import torch
 from archcalc.errors import ArchcalcError
 from archcalc.train.config import LECTURE_LR, TrainConfig
 from archcalc.train.display import Display
-from archcalc.train.setup import TRAIN_EVAL_MAX, measure, prepare, run_babysitting
+from archcalc.train.setup import TRAIN_EVAL_MAX, determinism, measure, prepare, run_babysitting
 
-RESUMABLE = ("epochs", "max_steps", "device", "compile", "workers", "out")
+RESUMABLE = ("epochs", "max_steps", "device", "compile", "workers")
 EXIT_CODES = {"trained": 0, "exploded": 1, "check_failed": 1, "interrupted": 130}
 
 
@@ -52,8 +52,9 @@ class TrainResult:
 def babysit(config: TrainConfig, display: Display | None = None):
     """The four checks alone: (results, suggested learning rate)."""
     display = display or Display()
-    prepared = prepare(config, display)
-    results, picked = run_babysitting(prepared, measure(prepared, display))
+    with determinism(config):
+        prepared = prepare(config, display)
+        results, picked = run_babysitting(prepared, measure(prepared, display))
     display.checks(results)
     return results, picked
 
@@ -95,7 +96,13 @@ def _learning_rate(config: TrainConfig, picked) -> tuple[float, str]:
 def train(config: TrainConfig, on_epoch=None, display: Display | None = None,
           is_main_process: bool = True) -> TrainResult:
     """Train as ``config`` says; ``on_epoch(epoch, record)`` runs after every epoch and
-    may raise to stop the run (the exception propagates after summary.json is written)."""
+    may raise to stop the run (the exception propagates after summary.json is written).
+    ``is_main_process`` is False on the ranks of a distributed run that write nothing."""
+    with determinism(config):
+        return _train(config, on_epoch, display or Display(), is_main_process)
+
+
+def _train(config: TrainConfig, on_epoch, display: Display, is_main_process: bool):
     from archcalc.train.batches import keep_on_device, make_sampler
     from archcalc.train.checkpoint import load_checkpoint, restore_rng
     from archcalc.train.data import SPLIT_SEED
@@ -103,7 +110,6 @@ def train(config: TrainConfig, on_epoch=None, display: Display | None = None,
     from archcalc.train.optim import make_optimizer, make_scheduler, parameter_groups
     from archcalc.train.outputs import RunFiles
 
-    display = display or Display()
     started = time.perf_counter()
     state = load_checkpoint(Path(config.resume) / "last.pt") if config.resume else None
     prepared = prepare(config, display, state["preprocess"] if state else None)

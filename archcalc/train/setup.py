@@ -2,6 +2,8 @@
 preprocessing, a measured time per step, and the inputs of the babysitting checks."""
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
 
 import torch
@@ -41,15 +43,23 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def set_determinism(config: TrainConfig, device: torch.device) -> None:
+@contextlib.contextmanager
+def determinism(config: TrainConfig):
+    """Deterministic algorithms (--deterministic) or cuDNN autotuning (CUDA otherwise)
+    for the length of a run; the process's own settings come back afterwards, so a
+    search running many trials in one process is not left changed."""
+    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark)
     if config.deterministic:
-        import os
-
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's requirement
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
-    elif device.type == "cuda":
+    elif resolve_device(config.device).type == "cuda":
         torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0])
+        torch.backends.cudnn.benchmark = before[1]
 
 
 def prepare(config: TrainConfig, display: Display, preprocess_state=None) -> Prepared:
@@ -60,7 +70,6 @@ def prepare(config: TrainConfig, display: Display, preprocess_state=None) -> Pre
     from archcalc.train.data import load_data
 
     device = resolve_device(config.device)
-    set_determinism(config, device)
     amp = device.type == "cuda" if config.amp is None else config.amp
     channels_last = device.type == "cuda" if config.channels_last is None else \
         config.channels_last
