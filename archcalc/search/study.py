@@ -13,7 +13,8 @@ from pathlib import Path
 
 from archcalc.search.space import ParamRange, sample
 
-FINISHED = ("COMPLETE", "PRUNED", "FAIL")
+# A failed trial (an interrupted one included) is not finished: a resumed search retries it.
+FINISHED = ("COMPLETE", "PRUNED")
 
 
 def storage_url(storage: str | None, out_dir) -> str:
