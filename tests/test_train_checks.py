@@ -17,9 +17,8 @@ from archcalc.train.setup import check_inputs, prepare  # noqa: E402
 
 @pytest.fixture(scope="module")
 def healthy():
-    # A generous budget: the verdicts must not depend on how busy the machine is.
     prepared = prepare(TrainConfig("lenet5", check_seconds=600), Display())
-    return check_inputs(prepared, per_image=1e-4)
+    return check_inputs(prepared)
 
 
 def broken(inputs, change):
@@ -108,3 +107,24 @@ def test_a_model_that_cannot_learn_fails_the_overfit_check(run_cli, tmp_path):
     result = run_cli("build", spec, "--train", "--out", out, "--check-seconds", "600")
     assert result.exit_code == 1 and "stopped before training" in result.output
     assert json.loads((out / "summary.json").read_text())["status"] == "check_failed"
+
+
+def test_checks_are_planned_from_the_analysis_and_bounded():
+    """resnet50 at 224x224 on a CPU: the default 60 s budget plans one probe step per rate
+    and a few overfit steps; lenet5 gets the full plan. No timing involved."""
+    import torch as _torch
+
+    from archcalc import load_spec
+    from archcalc.train import plan
+    from archcalc.train.adapt import adapt_spec
+
+    cpu = _torch.device("cpu")
+    _, big, _ = adapt_spec(load_spec("resnet50"), (1, 224, 224), 10)
+    per_image = plan.planned_seconds_per_image(big, cpu)
+    assert plan.auto_batch_size(big, cpu, amp=False) == 8
+    assert checks.probe_steps(per_image, 8, 30) == 1
+    assert 1 <= checks.overfit_steps(per_image, 30) <= 5
+    _, small, _ = adapt_spec(load_spec("lenet5"), (1, 32, 32), 10)
+    per_image = plan.planned_seconds_per_image(small, cpu)
+    assert checks.probe_steps(per_image, 64, 30) == checks.PROBE_STEPS
+    assert checks.overfit_steps(per_image, 30) == checks.OVERFIT_STEPS

@@ -11,8 +11,11 @@
    original cost, break out early"): too high; the rates in between are the range.
 
 Every check works on a copy of the initial model and reports what it observed, what
-was expected and pass, warn or fail. The two iterative checks share a time budget:
-when it cuts a check short before a verdict, the check warns instead of failing.
+was expected and pass, warn or fail. The two iterative checks share a time budget,
+half each, planned in steps from the analysed work per image at a nominal device
+speed (so the plan, and the verdicts, do not depend on how busy the machine is):
+when the plan cuts the overfit check short before a verdict, it warns instead of
+failing.
 """
 from __future__ import annotations
 
@@ -64,7 +67,7 @@ class CheckInputs:
     finetune: str | None
     backbone_scale: float
     amp: bool
-    seconds_per_image: float        # measured; plans how many steps fit the budget
+    seconds_per_image: float        # planned (plan.planned_seconds_per_image)
     budget: float                   # seconds for the overfit and the probe together
 
     def fresh(self):
@@ -81,13 +84,11 @@ def run_checks(inputs: CheckInputs) -> tuple[list[CheckResult], float]:
     """The four checks in the lecture's order, and the learning rate they suggest."""
     initial = check_initial_loss(inputs)
     regularised = check_regularisation(inputs, initial.data["loss"])
-    started = time.perf_counter()
     probe = check_learning_rates(inputs, inputs.budget / 2)
     chosen = probe.data["picked"]
-    remaining = inputs.budget - (time.perf_counter() - started)
     # The probe's rate, not the user's: a bad --lr is the probe's finding, and the
     # overfit check is about the model's capacity.
-    overfit = check_overfit(inputs, chosen or inputs.lr, max(remaining, inputs.budget / 4))
+    overfit = check_overfit(inputs, chosen or inputs.lr, inputs.budget / 2)
     return [initial, regularised, overfit, probe], chosen
 
 
@@ -217,23 +218,34 @@ def check_learning_rates(inputs: CheckInputs, budget: float) -> CheckResult:
     return CheckResult("learning_rate", title, "pass", observed, expected, detail, data)
 
 
+def overfit_steps(seconds_per_image: float, budget: float) -> int:
+    return max(1, min(OVERFIT_STEPS, int(budget / max(seconds_per_image * OVERFIT_EXAMPLES,
+                                                       1e-9))))
+
+
 def check_overfit(inputs: CheckInputs, lr: float | None, budget: float) -> CheckResult:
     """Plain SGD (no momentum, no weight decay) at the momentum run's effective step
     size lr / (1 - momentum); Adam keeps Adam. After an explosion it retries at a third
-    of the rate (half a decade), up to four tries."""
+    of the rate (half a decade), up to four tries, within the same planned steps."""
     images, labels = (t[:OVERFIT_EXAMPLES] for t in inputs.tiny)
     count = len(labels)
     plain = inputs.optimizer == "sgd"
     rate = (lr or 1e-2) / (1 - inputs.momentum) if plain else (lr or 1e-3)
-    deadline = time.perf_counter() + budget
+    planned = overfit_steps(inputs.seconds_per_image, budget)
+    # a safety net for a machine far slower than planned; never reached otherwise
+    deadline = time.perf_counter() + 3 * budget
     title = f"overfit {count} examples (no regularisation, {'plain SGD' if plain else 'Adam'})"
     expected = f"100% training accuracy within {OVERFIT_STEPS} steps"
-    tries = []
+    tries, used = [], 0
     for _ in range(4):
         model = inputs.fresh()
         optimizer = inputs.optimizer_for(model, rate, momentum=0.0, weight_decay=0.0)
-        first, accuracy, loss, outcome = None, 0.0, math.nan, "steps"
-        for step in range(1, OVERFIT_STEPS + 1):
+        first, accuracy, loss, outcome, step = None, 0.0, math.nan, "steps", 0
+        while step < OVERFIT_STEPS:
+            if used >= planned or time.perf_counter() > deadline:
+                outcome = "budget"
+                break
+            step, used = step + 1, used + 1
             loss_t, correct = train_step(model, optimizer, images, labels, inputs.amp)
             loss, accuracy = loss_t.item(), correct.item() / count
             first = loss if first is None else first
@@ -243,16 +255,13 @@ def check_overfit(inputs: CheckInputs, lr: float | None, budget: float) -> Check
             if accuracy == 1.0:
                 outcome = "reached"
                 break
-            if time.perf_counter() > deadline:
-                outcome = "budget"
-                break
         tries.append({"lr": rate, "steps": step, "first_loss": first, "loss": loss,
                       "accuracy": accuracy, "outcome": outcome})
-        if outcome != "exploded" or time.perf_counter() > deadline:
+        if outcome != "exploded":
             break
         rate /= 3
     last = tries[-1]
-    data = {"tries": tries}
+    data = {"tries": tries, "planned_steps": planned}
     observed = (f"{last['accuracy']:.0%} after {last['steps']} steps at lr {last['lr']:.3g}, "
                 f"loss {last['first_loss']:.3g} -> {last['loss']:.3g}")
     if len(tries) > 1:
@@ -262,8 +271,8 @@ def check_overfit(inputs: CheckInputs, lr: float | None, budget: float) -> Check
         return CheckResult("overfit", title, "pass", observed, expected, "", data)
     if last["outcome"] == "budget":
         return CheckResult("overfit", title, "warn", observed, expected,
-                           f"the {budget:.0f} s budget ran out first (raise it with "
-                           "--check-seconds)", data)
+                           f"the {budget:.0f} s budget allowed {planned} steps for this model "
+                           "(raise it with --check-seconds)", data)
     detail = "the loss exploded at every rate tried" if last["outcome"] == "exploded" else \
         "the model cannot fit 20 examples: too little capacity, or something blocks learning"
     return CheckResult("overfit", title, "fail", observed, expected, detail, data)

@@ -20,6 +20,11 @@ from archcalc.render import units
 DEFAULT_BATCH = 128
 CPU_STEP_MACS = 100e9
 TRAIN_MACS_PER_FORWARD = 3
+# Nominal training speeds that plan the checks' steps: a modest CPU (this project's
+# 2-core test machine reaches 15-90 GMAC/s depending on the model) and a data-centre GPU
+# at a small fraction of its bf16 peak. A plan from the analysis, not from a timing,
+# gives the same checks on a busy machine as on an idle one.
+NOMINAL_MACS_PER_S = {"cpu": 20e9, "cuda": 20e12}
 
 
 def auto_batch_size(report, device: torch.device, amp: bool) -> int:
@@ -47,6 +52,13 @@ def cost_line(report, batch: int, amp: bool) -> str:
             f"({units.si(TRAIN_MACS_PER_FORWARD * totals['macs'] // per_image * batch)} per "
             f"training step of {batch}), forward activations "
             f"{units.size_bytes(activation_bytes)} per batch of {batch} ({dtype})")
+
+
+def planned_seconds_per_image(report, device: torch.device) -> float:
+    """Training time per image at the nominal speed: 3 x the analysed forward MACs."""
+    per_image_macs = report.totals["macs"] / report.batch
+    rate = NOMINAL_MACS_PER_S.get(device.type, NOMINAL_MACS_PER_S["cpu"])
+    return TRAIN_MACS_PER_FORWARD * per_image_macs / rate
 
 
 def _sync(device: torch.device) -> None:

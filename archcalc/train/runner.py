@@ -54,7 +54,8 @@ def babysit(config: TrainConfig, display: Display | None = None):
     display = display or Display()
     with determinism(config):
         prepared = prepare(config, display)
-        results, picked = run_babysitting(prepared, measure(prepared, display))
+        measure(prepared, display)
+        results, picked = run_babysitting(prepared)
     display.checks(results)
     return results, picked
 
@@ -117,12 +118,12 @@ def _train(config: TrainConfig, on_epoch, display: Display, is_main_process: boo
                      is_main_process)
     display.message(f"output: {files.folder}")
     checks, picked = [], None
+    if state is None:
+        measure(prepared, display)
     if state is None and config.checks:
-        checks, picked = run_babysitting(prepared, measure(prepared, display))
+        checks, picked = run_babysitting(prepared)
         display.checks(checks)
         files.write_json("checks.json", [check.as_dict() for check in checks])
-    elif state is None:
-        measure(prepared, display)
     lr, source = _learning_rate(config, picked)
     config = replace(config, lr=lr, batch_size=prepared.batch_size)
     files.write_json("config.json", config.to_dict())

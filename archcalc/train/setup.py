@@ -144,11 +144,12 @@ def measure(prepared: Prepared, display: Display) -> float:
     return per_image
 
 
-def check_inputs(prepared: Prepared, per_image: float):
+def check_inputs(prepared: Prepared):
     """What the babysitting checks work on: the initial model and fixed batches."""
     from archcalc.train.checks import CheckInputs, probe_steps
 
     config = prepared.config
+    per_image = plan.planned_seconds_per_image(prepared.report, prepared.device)
     batch = min(prepared.batch_size, PROBE_BATCH, len(prepared.data.train))
     # the probe trains on successive batches of this pool (half the budget is its own)
     steps = probe_steps(per_image, batch, config.check_seconds / 2)
@@ -162,7 +163,7 @@ def check_inputs(prepared: Prepared, per_image: float):
         amp=prepared.amp, seconds_per_image=per_image, budget=config.check_seconds)
 
 
-def run_babysitting(prepared: Prepared, per_image: float):
+def run_babysitting(prepared: Prepared):
     from archcalc.train.checks import run_checks
 
-    return run_checks(check_inputs(prepared, per_image))
+    return run_checks(check_inputs(prepared))
