@@ -189,7 +189,8 @@ def check_learning_rates(inputs: CheckInputs, budget: float) -> CheckResult:
                    and row["end"] < row["start"]]
         if not falling:
             return CheckResult("learning_rate", title, "fail", "no rate in 1e-6..10 lowers "
-                               f"the loss\n{grid_line(rows)}", expected, "the model may not be learning at all",
+                               f"the loss\n{grid_line(rows)}", expected,
+                               "the model may not be learning at all",
                                {**table, "picked": None, "range": None})
         picked = falling[-1]["lr"]
         return CheckResult("learning_rate", title, "warn",
@@ -204,8 +205,11 @@ def check_learning_rates(inputs: CheckInputs, budget: float) -> CheckResult:
     # Each rate trained on successive batches, so a rate that only looks good on one
     # batch has already been caught rising or exploding; the rate that lowered the
     # loss most is the one to train with (the lecture's "find learning rate that makes
-    # the loss go down"), and the plateau schedule lowers it later.
-    picked = best
+    # the loss go down"), and the plateau schedule lowers it later. A probe the budget
+    # cut short cannot see an explosion that comes a few steps later (the lecture's
+    # 3e-3 exploded only in its fifth epoch): then a tenth of the best.
+    truncated = steps < PROBE_STEPS
+    picked = best / 10 if truncated else best
     observed = f"loss falls for {span}, best {best:g}\n{grid_line(rows)}"
     data = {**table, "picked": picked, "range": [low, high], "best": best}
     if inputs.lr is not None and not low / 10 <= inputs.lr <= high:
@@ -214,7 +218,9 @@ def check_learning_rates(inputs: CheckInputs, budget: float) -> CheckResult:
         return CheckResult("learning_rate", title, "warn", observed, expected,
                            f"--lr {inputs.lr:g} is {where}; try {picked:g}", data)
     detail = f"training uses {inputs.lr:g}" if inputs.lr is not None else \
-        f"training will use {picked:g}"
+        f"training will use {picked:g}" + (f" (a tenth of the best: only {steps} probe "
+                                            f"step{'s' if steps > 1 else ''} fit the budget)"
+                                            if truncated else "")
     return CheckResult("learning_rate", title, "pass", observed, expected, detail, data)
 
 
@@ -237,7 +243,10 @@ def check_overfit(inputs: CheckInputs, lr: float | None, budget: float) -> Check
     title = f"overfit {count} examples (no regularisation, {'plain SGD' if plain else 'Adam'})"
     expected = f"100% training accuracy within {OVERFIT_STEPS} steps"
     tries, used = [], 0
-    for _ in range(4):
+    for attempt in range(4):
+        if attempt and used >= planned:
+            tries[-1]["outcome"] = "budget"  # it exploded, and no steps are left to retry
+            break
         model = inputs.fresh()
         optimizer = inputs.optimizer_for(model, rate, momentum=0.0, weight_decay=0.0)
         first, accuracy, loss, outcome, step = None, 0.0, math.nan, "steps", 0
@@ -256,16 +265,18 @@ def check_overfit(inputs: CheckInputs, lr: float | None, budget: float) -> Check
                 outcome = "reached"
                 break
         tries.append({"lr": rate, "steps": step, "first_loss": first, "loss": loss,
-                      "accuracy": accuracy, "outcome": outcome})
+                      "accuracy": accuracy, "outcome": outcome,
+                      "exploded": outcome == "exploded"})
         if outcome != "exploded":
             break
         rate /= 3
     last = tries[-1]
     data = {"tries": tries, "planned_steps": planned}
+    first_loss = "-" if last["first_loss"] is None else f"{last['first_loss']:.3g}"
     observed = (f"{last['accuracy']:.0%} after {last['steps']} steps at lr {last['lr']:.3g}, "
-                f"loss {last['first_loss']:.3g} -> {last['loss']:.3g}")
-    if len(tries) > 1:
-        exploded = ", ".join(f"{t['lr']:.3g}" for t in tries[:-1])
+                f"loss {first_loss} -> {last['loss']:.3g}")
+    exploded = ", ".join(f"{t['lr']:.3g}" for t in tries if t["exploded"])
+    if exploded:
         observed += f" (exploded at lr {exploded})"
     if last["outcome"] == "reached":
         return CheckResult("overfit", title, "pass", observed, expected, "", data)
