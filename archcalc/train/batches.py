@@ -58,12 +58,19 @@ def mix(*numbers: int) -> int:
     return value
 
 
+def batches_per_epoch(size: int, batch_size: int) -> int:
+    """Full batches plus the remainder, unless the remainder is a single image (batch
+    norm cannot normalise one value per channel in training mode)."""
+    count, remainder = divmod(size, batch_size)
+    return count + (remainder > 1 or (count == 0 and remainder == 1))
+
+
 def batch_indices(sampler, batch_size: int, epoch: int, start: int = 0) -> list:
     """The epoch's batches of indices from batch number ``start`` (resuming mid-epoch)."""
     sampler.set_epoch(epoch)
     order = list(sampler)
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    return batches[start:]
+    return batches[:batches_per_epoch(len(order), batch_size)][start:]
 
 
 def iterate(split, batches, device, workers: int = 0):

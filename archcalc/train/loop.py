@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from archcalc.train.batches import batch_indices, iterate, mix
+from archcalc.train.batches import batch_indices, batches_per_epoch, iterate, mix
 from archcalc.train.checkpoint import build_state
 from archcalc.train.optim import current_lr, set_train_mode, step_scheduler
 from archcalc.train.step import evaluate, train_step
@@ -185,7 +185,8 @@ def fit(session: Session, position: Position, on_epoch=None) -> Outcome:
                 display.close()
                 save(session, position, "last.pt")
                 return Outcome("interrupted", position.step)
-            partial = position.batch < -(-len(session.sampler) // session.batch_size)
+            partial = position.batch < batches_per_epoch(len(session.sampler),
+                                                         session.batch_size)
             record = end_epoch(session, position, partial, started)
             display.epoch_end(record)
             session.files.append_metrics(record)
