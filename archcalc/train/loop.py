@@ -43,6 +43,7 @@ class Session:
     batch_size: int
     files: object           # RunFiles
     display: object
+    history: list = field(default_factory=list)  # the epochs' records, also kept in memory
 
 
 @dataclass
@@ -190,6 +191,7 @@ def fit(session: Session, position: Position, on_epoch=None) -> Outcome:
             record = end_epoch(session, position, partial, started)
             display.epoch_end(record)
             session.files.append_metrics(record)
+            session.history.append(record)
             improved = record["val_acc"] > position.best_val_acc
             if improved:
                 position.best_val_acc, position.best_epoch = record["val_acc"], position.epoch

@@ -166,6 +166,7 @@ def _train(config: TrainConfig, on_epoch, display: Display, is_main_process: boo
         position = Position(**state["position"])
         restore_rng(state["rng"])
         files.keep_metrics(position.epoch - 1)
+        session.history = [r for r in files.read_metrics() if r["epoch"] < position.epoch]
         display.message(f"resuming at epoch {position.epoch}, batch {position.batch}, "
                         f"step {position.step}")
     try:
@@ -175,7 +176,7 @@ def _train(config: TrainConfig, on_epoch, display: Display, is_main_process: boo
         files.write_json("summary.json", {"status": "stopped", "reason": repr(exc),
                                           "steps": position.step})
         raise
-    history = files.read_metrics()
+    history = session.history
     result = TrainResult(outcome.status, str(files.folder), history, checks, position.step,
                          max((r["val_acc"] for r in history), default=None),
                          seconds=time.perf_counter() - started, lr=lr)
