@@ -26,28 +26,39 @@ MEAN_CHUNK = 4096
 
 
 class EpochSampler(torch.utils.data.Sampler):
-    """The indices of one epoch: shuffled by (seed, epoch), or in order."""
+    """The indices of one epoch: shuffled by (seed, epoch), or in order.
 
-    def __init__(self, size: int, seed: int, shuffle: bool):
+    Under DistributedDataParallel, as torch's DistributedSampler does, every rank
+    draws the same permutation (same seed and epoch) and takes every ``world``-th
+    index from position ``rank``, the tail cut so each rank gets as many. So the
+    ranks' k-th batches of B together are exactly the k-th batch of B * world of
+    a single process: the same global batch.
+    """
+
+    def __init__(self, size: int, seed: int, shuffle: bool, rank: int = 0, world: int = 1):
         self.size, self.seed, self.shuffle, self.epoch = size, seed, shuffle, 0
+        self.rank, self.world = rank, world
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __iter__(self):
         if not self.shuffle:
-            return iter(range(self.size))
-        generator = torch.Generator().manual_seed(mix(self.seed, self.epoch))
-        return iter(torch.randperm(self.size, generator=generator).tolist())
+            order = list(range(self.size))
+        else:
+            generator = torch.Generator().manual_seed(mix(self.seed, self.epoch))
+            order = torch.randperm(self.size, generator=generator).tolist()
+        if self.world == 1:
+            return iter(order)
+        return iter(order[:len(self) * self.world][self.rank::self.world])
 
     def __len__(self) -> int:
-        return self.size
+        return self.size // self.world
 
 
-def make_sampler(split, seed: int, shuffle: bool) -> EpochSampler:
-    """The one place samplers are made (DDP: a DistributedSampler here, reseeded by
-    ``set_epoch`` in the same way)."""
-    return EpochSampler(len(split), seed, shuffle)
+def make_sampler(split, seed: int, shuffle: bool, rank: int = 0, world: int = 1) -> EpochSampler:
+    """The one place samplers are made; ``rank``/``world`` split it across DDP ranks."""
+    return EpochSampler(len(split), seed, shuffle, rank, world)
 
 
 def mix(*numbers: int) -> int:

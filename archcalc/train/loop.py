@@ -18,6 +18,7 @@ import torch
 
 from archcalc.train.batches import batch_indices, batches_per_epoch, iterate, mix
 from archcalc.train.checkpoint import build_state
+from archcalc.train.distributed import mean_over_ranks
 from archcalc.train.optim import current_lr, set_train_mode, step_scheduler
 from archcalc.train.step import evaluate, train_step
 
@@ -44,6 +45,7 @@ class Session:
     files: object           # RunFiles
     display: object
     history: list = field(default_factory=list)  # the epochs' records, also kept in memory
+    distributed: object = None  # train.distributed.Distributed under torchrun, else None
 
 
 @dataclass
@@ -162,6 +164,10 @@ def fit(session: Session, position: Position, on_epoch=None) -> Outcome:
                 loss, correct = train_step(session.net, session.optimizer, x, labels,
                                            session.amp)
                 value = loss.item()  # one sync per step: the guard needs the value now
+                if session.distributed is not None:
+                    # every rank must take the same stop decision, or the others would
+                    # wait forever in the next gradient all-reduce
+                    value = mean_over_ranks(value, session.distributed)
                 position.step += 1
                 position.batch += 1
                 if position.initial_loss is None:

@@ -36,6 +36,7 @@ class TrainResult:
     seconds: float = 0.0
     lr: float | None = None
     diagnosis: str = ""
+    model: object = field(default=None, repr=False)  # the trained nn.Module (not serialised)
 
     @property
     def exit_code(self) -> int:
@@ -98,12 +99,33 @@ def train(config: TrainConfig, on_epoch=None, display: Display | None = None,
           is_main_process: bool = True) -> TrainResult:
     """Train as ``config`` says; ``on_epoch(epoch, record)`` runs after every epoch and
     may raise to stop the run (the exception propagates after summary.json is written).
-    ``is_main_process`` is False on the ranks of a distributed run that write nothing."""
-    with determinism(config):
-        return _train(config, on_epoch, display or Display(), is_main_process)
+    ``is_main_process`` is False on the ranks of a distributed run that write nothing.
+
+    Started by torchrun (WORLD_SIZE > 1), every process joins the group and trains
+    its share of each global batch under DistributedDataParallel; rank 0 alone runs
+    the checks, prints and writes (train/distributed.py)."""
+    from archcalc.train import distributed
+    from archcalc.train.setup import resolve_device
+
+    dist_info = distributed.from_environment()
+    if not dist_info.enabled:
+        with determinism(config):
+            return _train(config, on_epoch, display or Display(), is_main_process, None)
+    device = distributed.device_for(dist_info, resolve_device(config.device))
+    distributed.setup(dist_info, device)
+    if device.type == "cuda":
+        config = replace(config, device=str(device))
+    try:
+        with determinism(config):
+            return _train(config, on_epoch, (display or Display()) if dist_info.is_main
+                          else Display(), dist_info.is_main, dist_info)
+    finally:
+        distributed.teardown(dist_info)
 
 
-def _train(config: TrainConfig, on_epoch, display: Display, is_main_process: bool):
+def _train(config: TrainConfig, on_epoch, display: Display, is_main_process: bool,
+           dist_info=None):
+    from archcalc.train import distributed
     from archcalc.train.batches import keep_on_device, make_sampler
     from archcalc.train.checkpoint import load_checkpoint, restore_rng
     from archcalc.train.data import SPLIT_SEED
@@ -114,16 +136,20 @@ def _train(config: TrainConfig, on_epoch, display: Display, is_main_process: boo
     started = time.perf_counter()
     state = load_checkpoint(Path(config.resume) / "last.pt") if config.resume else None
     prepared = prepare(config, display, state["preprocess"] if state else None)
-    files = RunFiles(Path(config.resume) if config.resume else out_folder(config),
-                     is_main_process)
+    folder = Path(config.resume) if config.resume else out_folder(config)
+    if dist_info is not None:
+        folder = distributed.broadcast_object(folder, dist_info)  # rank 0's timestamp
+    files = RunFiles(folder, is_main_process)
     display.message(f"output: {files.folder}")
     checks, picked = [], None
     if state is None:
         measure(prepared, display)
-    if state is None and config.checks:
+    if state is None and config.checks and is_main_process:
         checks, picked = run_babysitting(prepared)
         display.checks(checks)
         files.write_json("checks.json", [check.as_dict() for check in checks])
+    if dist_info is not None:  # rank 0's verdicts and learning rate for every rank
+        checks, picked = distributed.broadcast_object((checks, picked), dist_info)
     lr, source = _learning_rate(config, picked)
     config = replace(config, lr=lr, batch_size=prepared.batch_size)
     files.write_json("config.json", config.to_dict())
@@ -150,11 +176,17 @@ def _train(config: TrainConfig, on_epoch, display: Display, is_main_process: boo
     sample = min(len(train_split), len(val_split), TRAIN_EVAL_MAX)
     train_eval = sorted(torch.randperm(len(train_split), generator=torch.Generator()
                                        .manual_seed(SPLIT_SEED))[:sample].tolist())
-    session = Session(config, model, torch.compile(model) if config.compile else model,
+    net = model
+    rank, world = 0, 1
+    if dist_info is not None:  # gradients averaged over the ranks in backward
+        net = distributed.wrap(model, dist_info, prepared.device)
+        rank, world = dist_info.rank, dist_info.world_size
+    session = Session(config, model, torch.compile(net) if config.compile else net,
                       optimizer, scheduler, prepared.preprocess, train_split, val_split,
-                      make_sampler(train_split, config.seed, shuffle=True), train_eval,
+                      make_sampler(train_split, config.seed, True, rank, world), train_eval,
                       prepared.device, prepared.amp, prepared.channels_last,
-                      prepared.head_path, prepared.batch_size, files, display)
+                      prepared.head_path, prepared.batch_size, files, display,
+                      distributed=dist_info)
     torch.manual_seed(config.seed)  # training's own draws (dropout), apart from the checks'
     position = Position()
     if state is None:
@@ -179,7 +211,7 @@ def _train(config: TrainConfig, on_epoch, display: Display, is_main_process: boo
     history = session.history
     result = TrainResult(outcome.status, str(files.folder), history, checks, position.step,
                          max((r["val_acc"] for r in history), default=None),
-                         seconds=time.perf_counter() - started, lr=lr)
+                         seconds=time.perf_counter() - started, lr=lr, model=model)
     if outcome.status == "exploded":
         result.explosion = {"step": outcome.step, "value": outcome.value,
                             "initial": position.initial_loss}
