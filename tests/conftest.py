@@ -17,6 +17,18 @@ def run_cli():
     return run
 
 
+@pytest.fixture
+def wide_console(monkeypatch):
+    """Rich output 200 columns wide, whatever COLUMNS the runner sets (xdist sets 80), so
+    that no cell is wrapped; the cached console is rebuilt before and after."""
+    from archcalc.cli import console
+
+    monkeypatch.setenv("COLUMNS", "200")
+    console.out.cache_clear()
+    yield
+    console.out.cache_clear()
+
+
 def pytest_configure(config):
     # Under pytest-xdist each worker gets one intra-op thread: two workers on two
     # cores, each spinning up a full OpenMP pool, slow each other down many times over.

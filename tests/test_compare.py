@@ -50,18 +50,6 @@ ALEXNET_2012_MACS = 55 * 55 * 96 * (11 * 11 * 3) + 27 * 27 * 256 * (5 * 5 * 48) 
     + 13 * 13 * 384 * (3 * 3 * 256) + 13 * 13 * 384 * (3 * 3 * 192) \
     + 13 * 13 * 256 * (3 * 3 * 192) + 6 * 6 * 256 * 4096 + 4096 * 4096 + 4096 * 1000
 
-@pytest.fixture
-def wide_console(monkeypatch):
-    """Rich output 200 columns wide, whatever COLUMNS the runner sets (xdist sets 80), so
-    that no cell is wrapped; the cached console is rebuilt before and after."""
-    from archcalc.cli import console
-
-    monkeypatch.setenv("COLUMNS", "200")
-    console.out.cache_clear()
-    yield
-    console.out.cache_clear()
-
-
 
 def totals(name):
     return analyze(load_spec(name)).totals

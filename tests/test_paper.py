@@ -16,18 +16,6 @@ from archcalc.analysis.analyze import analyze
 from archcalc.analysis.paper import compare_with_paper
 from archcalc.spec.paper import parse_figure
 
-@pytest.fixture
-def wide_console(monkeypatch):
-    """Rich output 200 columns wide, whatever COLUMNS the runner sets (xdist sets 80), so
-    that no cell is wrapped; the cached console is rebuilt before and after."""
-    from archcalc.cli import console
-
-    monkeypatch.setenv("COLUMNS", "200")
-    console.out.cache_clear()
-    yield
-    console.out.cache_clear()
-
-
 
 def comparison(name):
     spec = load_spec(name)

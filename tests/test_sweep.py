@@ -12,18 +12,6 @@ import pytest
 from archcalc import load_spec
 from archcalc.analysis.sweep import smallest_side, sweep
 
-@pytest.fixture
-def wide_console(monkeypatch):
-    """Rich output 200 columns wide, whatever COLUMNS the runner sets (xdist sets 80), so
-    that no cell is wrapped; the cached console is rebuilt before and after."""
-    from archcalc.cli import console
-
-    monkeypatch.setenv("COLUMNS", "200")
-    console.out.cache_clear()
-    yield
-    console.out.cache_clear()
-
-
 
 def alexnet_accepts(side: int) -> bool:
     """The lecture's AlexNet by hand: conv1 11/4, three 3/2 max pools, 'same' convs."""
