@@ -13,8 +13,8 @@ import re
 from archcalc.errors import Location, SpecError, shown
 from archcalc.layers.registry import all_kinds, did_you_mean, get_kind, unknown_key_error
 from archcalc.spec import params as param_check
-from archcalc.spec.expr import evaluate, is_expression, references, whole
-from archcalc.spec.model import Branch, Layer, Params, Sequence
+from archcalc.spec.expr import evaluate, references, whole
+from archcalc.spec.model import Branch, Layer, Sequence
 from archcalc.spec.yamlsource import YamlList, YamlMap
 
 CONTROL_KEYS = ("name", "repeat", "first", "last", "when", "expect", "paper")

@@ -1,7 +1,6 @@
 """Load a spec by name or path: read YAML, check the top level, expand the graph."""
 from __future__ import annotations
 
-from pathlib import Path
 
 from archcalc.errors import Location, SpecError, shown
 from archcalc.layers.registry import all_kinds, did_you_mean, unknown_key_error

@@ -10,7 +10,7 @@ from __future__ import annotations
 import yaml
 
 from archcalc.spec.expr import ChannelExpr
-from archcalc.spec.model import Branch, Layer, Sequence, Spec
+from archcalc.spec.model import Branch, Layer, Spec
 
 
 def _value(value):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from archcalc.errors import ArchcalcError, Location
-from archcalc.spec.model import Branch, Layer, Params, Sequence
+from archcalc.spec.model import Layer, Params, Sequence
 
 HEAD_KINDS = ("fc", "conv")
 
