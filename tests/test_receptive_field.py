@@ -125,7 +125,7 @@ def expected_box(row):
     for axis in (0, 1):
         unit = row.output_shape[1 + axis] // 2
         centre = row.rf.offset[axis] + unit * row.rf.stride[axis]
-        first = centre - Fraction(row.rf.size[axis], 2)
+        first = Fraction(centre) - Fraction(row.rf.size[axis], 2)  # offsets: x or x.5 floats
         assert first.denominator == 1, f"{row.path}: field edge {first} between pixels"
         box += [int(first), int(first) + row.rf.size[axis] - 1]
     return box[0], box[1], box[2], box[3]

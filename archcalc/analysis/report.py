@@ -20,10 +20,9 @@ class ReceptiveField:
 
 
 def _plain(value):
-    from fractions import Fraction
-
-    if isinstance(value, Fraction):
-        return int(value) if value.denominator == 1 else float(value)
+    """Whole offsets as ints, half-pixel ones as floats (x.5), symbols as they are."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
