@@ -14,6 +14,7 @@ from archcalc.analysis.analyze import analyze
 from archcalc.errors import ArchcalcError
 from archcalc.spec.catalog import bundled
 from archcalc.spec.loader import load_spec, parse_spec
+from archcalc.spec.paper import spec_figures
 from archcalc.spec.writer import to_yaml
 from archcalc.testing import specs
 
@@ -54,6 +55,7 @@ def test_zoo_written_back_analyses_identically(name):
     again = parse_spec(to_yaml(spec), f"{name}-expanded.yaml")
     assert analyze(again).rows == analyze(spec).rows
     assert again.expect == spec.expect
+    assert spec_figures(again) == spec_figures(spec)  # published figures travel too
 
 
 BAD_VALUES = [0, -3, "three", 1.5, None, [], {"x": 1}, True, "in/0", "$missing", 10**12]

@@ -42,6 +42,8 @@ def _item(node) -> dict:
     body["name"] = _local(node.path)
     if node.expect is not None:
         body["expect"] = list(node.expect)
+    if node.paper is not None:
+        body["paper"] = _value(node.paper)
     return {op: body}
 
 
@@ -54,6 +56,8 @@ def to_document(spec: Spec) -> dict:
     document["layers"] = [_item(child) for child in spec.root.children]
     if spec.expect:
         document["expect"] = {k: _value(v) for k, v in spec.expect.items()}
+    if spec.paper is not None:
+        document["paper"] = _value(spec.paper)
     return document
 
 
