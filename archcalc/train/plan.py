@@ -27,14 +27,20 @@ TRAIN_MACS_PER_FORWARD = 3
 NOMINAL_MACS_PER_S = {"cpu": 20e9, "cuda": 20e12}
 
 
-def auto_batch_size(report, device: torch.device, amp: bool) -> int:
+def auto_batch_size(report, device: torch.device, amp: bool, spec=None,
+                    optimizer: str = "sgd-momentum") -> int:
+    """128, halved until a step fits: on CUDA, the training memory `archcalc plan`
+    computes (saved activations, gradients, optimizer state) within half the card;
+    on CPU, a step's work within CPU_STEP_MACS."""
     per_image_macs = report.totals["macs"] / report.batch
-    per_image_bytes = report.totals["activations"] / report.batch * \
-        DTYPE_BYTES["bf16" if amp else "fp32"]
     batch = DEFAULT_BATCH
     if device.type == "cuda":
-        budget = torch.cuda.get_device_properties(device).total_memory / 2
-        while batch > 1 and 4 * per_image_bytes * batch > budget:
+        from archcalc.analysis.memory import plan
+
+        budget = torch.cuda.get_device_properties(device).total_memory // 2
+        fits = plan(spec, report=report, dtype="bf16" if amp else "fp32",
+                    optimizer=optimizer, device="cuda").max_batch(budget)
+        while batch > 1 and batch > fits:
             batch //= 2
     else:
         while batch > 1 and TRAIN_MACS_PER_FORWARD * per_image_macs * batch > CPU_STEP_MACS:

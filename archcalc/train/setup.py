@@ -89,7 +89,10 @@ def prepare(config: TrainConfig, display: Display, preprocess_state=None) -> Pre
         raise ArchcalcError(f"--num-classes {classes} is fewer than the data's "
                             f"{len(data.classes)} classes")
     adapted, report, head_path = adapt_spec(spec, (data.channels, *size), classes)
-    batch_size = config.batch_size or plan.auto_batch_size(report, device, amp)
+    optimizer = "adam" if config.optimizer == "adam" else \
+        ("sgd-momentum" if config.momentum else "sgd")
+    batch_size = config.batch_size or plan.auto_batch_size(report, device, amp, adapted,
+                                                           optimizer)
     torch.manual_seed(config.seed)
     model = build_module(adapted, (data.channels, *size))
     notes = []
