@@ -11,7 +11,7 @@ import multiprocessing
 from dataclasses import dataclass
 from pathlib import Path
 
-from archcalc.search.space import ParamRange, sample
+from archcalc.search.space import sample
 
 # A failed trial (an interrupted one included) is not finished: a resumed search retries it.
 FINISHED = ("COMPLETE", "PRUNED")
@@ -130,7 +130,3 @@ def best_values(study, fraction: float = 0.25, minimum: int = 3) -> list[dict]:
                   key=lambda t: t.value, reverse=True)
     keep = max(minimum, int(len(done) * fraction))
     return [t.params for t in done[:keep]]
-
-
-def space_from(items) -> tuple:
-    return tuple(item if isinstance(item, ParamRange) else item for item in items)

@@ -35,10 +35,7 @@ class Branch(nn.Module):
         for name, module in paths:
             self.add_module(name, module)
         self.merge = merge
-        if act is not None:
-            self.act = act
-        else:
-            self.act = None
+        self.act = act  # the activation after the merge (ResNet's final ReLU), or None
 
     def forward(self, x):
         outputs = [getattr(self, name)(x) for name in self.path_names]

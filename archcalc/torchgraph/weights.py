@@ -53,14 +53,10 @@ def _first_sentence(exc: BaseException) -> str:
 def map_by_structure(source: dict, model: torch.nn.Module, where=None) -> "OrderedDict":
     """``source`` renamed to ``model``'s keys by position, every shape checked."""
     target = model.state_dict()
-    if list(source) == list(target):
-        pairs = list(zip(source.items(), target.items()))
-    else:
-        if len(source) != len(target):
-            raise ArchcalcError(
-                f"the file has {len(source)} tensors, the model {len(target)}",
-                where=where, hint="the weights are for another architecture")
-        pairs = list(zip(source.items(), target.items()))
+    if len(source) != len(target):
+        raise ArchcalcError(f"the file has {len(source)} tensors, the model {len(target)}",
+                            where=where, hint="the weights are for another architecture")
+    pairs = list(zip(source.items(), target.items()))
     mapped = OrderedDict()
     for index, ((source_key, tensor), (target_key, expected)) in enumerate(pairs):
         if tuple(tensor.shape) != tuple(expected.shape):
