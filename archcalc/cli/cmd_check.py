@@ -37,9 +37,7 @@ def command(specs):
 
 
 def _count_node_expects(node) -> int:
-    count = 1 if getattr(node, "expect", None) is not None else 0
-    for child in getattr(node, "children", ()):
-        count += _count_node_expects(child)
-    for _, path in getattr(node, "paths", ()):
-        count += _count_node_expects(path)
-    return count
+    from archcalc.spec.model import children_of
+
+    own = 1 if node.expect is not None else 0
+    return own + sum(_count_node_expects(child) for child in children_of(node))

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from archcalc.spec.model import Branch, Layer, Params, Sequence
+from archcalc.spec.model import Layer, Params, children_of, map_layers
 
 
 @dataclass(frozen=True)
@@ -27,25 +27,20 @@ class TrialOutcome:
 
 def with_dropout(node, probability: float):
     """The graph with every dropout probability set to ``probability``."""
-    if isinstance(node, Layer):
-        if node.kind == "dropout":
-            return replace(node, params=Params({**node.params, "p": probability}))
-        if node.kind == "fc" and node.params.get("dropout"):
-            return replace(node, params=Params({**node.params, "dropout": probability}))
-        return node
-    if isinstance(node, Sequence):
-        return replace(node, children=tuple(with_dropout(c, probability) for c in node.children))
-    if isinstance(node, Branch):
-        return replace(node, paths=tuple((name, with_dropout(p, probability))
-                                         for name, p in node.paths))
-    return node
+    def change(layer):
+        if layer.kind == "dropout":
+            return replace(layer, params=Params({**layer.params, "p": probability}))
+        if layer.kind == "fc" and layer.params.get("dropout"):
+            return replace(layer, params=Params({**layer.params, "dropout": probability}))
+        return layer
+
+    return map_layers(node, change)
 
 
 def has_dropout(node) -> bool:
     if isinstance(node, Layer):
         return node.kind == "dropout" or bool(node.kind == "fc" and node.params.get("dropout"))
-    children = node.children if isinstance(node, Sequence) else [p for _, p in node.paths]
-    return any(has_dropout(child) for child in children)
+    return any(has_dropout(child) for child in children_of(node))
 
 
 def spec_with_dropout(spec_name: str, probability: float, folder: Path) -> str:

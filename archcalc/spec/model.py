@@ -54,6 +54,30 @@ class Branch:
 Node = Layer | Sequence | Branch
 
 
+def children_of(node) -> tuple:
+    """A node's direct sub-nodes in execution order (a branch's path sequences)."""
+    if isinstance(node, Sequence):
+        return node.children
+    if isinstance(node, Branch):
+        return tuple(path for _, path in node.paths)
+    return ()
+
+
+def map_layers(node, change, *, drop_expect: bool = False):
+    """The graph with every Layer replaced by ``change(layer)``; containers are rebuilt
+    around the results. ``drop_expect`` clears the expect: facts a change may break."""
+    from dataclasses import replace
+
+    extra = {"expect": None} if drop_expect else {}
+    if isinstance(node, Layer):
+        return replace(change(node), **extra)
+    if isinstance(node, Sequence):
+        return replace(node, children=tuple(map_layers(c, change, drop_expect=drop_expect)
+                                            for c in node.children), **extra)
+    return replace(node, paths=tuple((name, map_layers(p, change, drop_expect=drop_expect))
+                                     for name, p in node.paths), **extra)
+
+
 class Params(dict):
     """Validated layer parameters; read as attributes (``p.kernel``) in rules."""
 

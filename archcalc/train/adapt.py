@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from archcalc.errors import ArchcalcError, Location
-from archcalc.spec.model import Layer, Params, Sequence
+from archcalc.spec.model import Layer, Params, children_of, map_layers
 
 HEAD_KINDS = ("fc", "conv")
 
@@ -26,8 +26,7 @@ def head_layer(node) -> Layer | None:
     """The last layer (in execution order) that has an ``out``: the classifier."""
     if isinstance(node, Layer):
         return node if node.kind in HEAD_KINDS else None
-    children = node.children if isinstance(node, Sequence) else [p for _, p in node.paths]
-    for child in reversed(children):
+    for child in reversed(children_of(node)):
         found = head_layer(child)
         if found is not None:
             return found
@@ -35,15 +34,12 @@ def head_layer(node) -> Layer | None:
 
 
 def _with_head(node, path: str, classes: int):
-    if isinstance(node, Layer):
-        if node.path != path:
-            return node
-        return replace(node, params=Params({**node.params, "out": classes}), expect=None)
-    if isinstance(node, Sequence):
-        return replace(node, children=tuple(_with_head(c, path, classes) for c in node.children),
-                       expect=None)
-    return replace(node, paths=tuple((name, _with_head(p, path, classes))
-                                     for name, p in node.paths), expect=None)
+    def change(layer):
+        if layer.path != path:
+            return layer
+        return replace(layer, params=Params({**layer.params, "out": classes}))
+
+    return map_layers(node, change, drop_expect=True)
 
 
 def spec_classes(spec) -> int | None:
