@@ -5,7 +5,8 @@ spec-built resnet50 against torchvision's resnet50, side by side in one run.
 
 The two models are timed alternately (A B A B ...) on the same random batch so
 drift on the machine hits both; the ratio is spec-built / torchvision median.
-Results go to bench/results/builder.json.
+Results go to bench/results/local/builder.json
+(with --record: the tracked bench/results/builder.json).
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from results_file import add_record_option, write_result
 
 HERE = Path(__file__).resolve().parent
 
@@ -64,6 +67,7 @@ def main():
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--skip-verify", action="store_true")
+    add_record_option(parser)
     args = parser.parse_args()
     import torch
 
@@ -80,8 +84,7 @@ def main():
     if not args.skip_verify:
         result["verify_all_s"] = round(verify_all_seconds(), 1)
     print(json.dumps(result, indent=2))
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "builder.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result("builder", result, args.record)
 
 
 if __name__ == "__main__":

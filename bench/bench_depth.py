@@ -5,7 +5,8 @@ walk, rendering the table) and the same commands on resnet50 for scale.
 
     .venv/bin/python bench/bench_depth.py [--repeats 7]
 
-Results are printed and written to bench/results/depth.json.
+Results are printed and written to bench/results/local/depth.json
+(with --record: the tracked bench/results/depth.json).
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from results_file import add_record_option, write_result
 
 HERE = Path(__file__).resolve().parent
 TARGET_S = 0.5
@@ -65,6 +68,7 @@ def in_process_ms(name: str, repeats: int) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    add_record_option(parser)
     args = parser.parse_args()
     result = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
@@ -81,8 +85,7 @@ def main():
     result["within_target"] = all(result[f"{command}_{DEEP}_median_s"] < TARGET_S
                                   for command in ("table", "plan"))
     print(json.dumps(result, indent=2))
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "depth.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result("depth", result, args.record)
 
 
 def _startup() -> float:

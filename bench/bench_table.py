@@ -6,7 +6,8 @@ zoo spec.
     .venv/bin/python bench/bench_table.py [--repeats 7]
 
 torchinfo is the `bench` extra (`pip install -e '.[bench]'`). Results are printed
-and written to bench/results/table.json.
+and written to bench/results/local/table.json
+(with --record: the tracked bench/results/table.json).
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from results_file import add_record_option, write_result
 
 HERE = Path(__file__).resolve().parent
 ARCHCALC = [sys.executable, "-m", "archcalc", "table", "vgg16"]
@@ -56,6 +59,7 @@ def largest_spec_analysis_ms(repeats: int) -> tuple[str, float]:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    add_record_option(parser)
     args = parser.parse_args()
     ours = wall(ARCHCALC, args.repeats)
     theirs = wall(TORCHINFO, max(3, args.repeats // 2))
@@ -72,8 +76,7 @@ def main():
         "largest_spec_analysis_ms": round(analysis_ms, 2),
     }
     print(json.dumps(result, indent=2))
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "table.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result("table", result, args.record)
 
 
 if __name__ == "__main__":

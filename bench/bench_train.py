@@ -10,18 +10,19 @@ median over repeats. Achieved TFLOP/s counts 6 FLOPs per analysed MAC per image
     .venv/bin/python bench/bench_train.py --device cuda --models resnet50,resnet18 \\
         --input 3x224x224 --batch 128 --amp --channels-last       # what gpu_check.sh runs
 
-Results are printed and written to bench/results/train_<device>.json.
+Results are printed and written to bench/results/local/train_<device>.json (with --record:
+the tracked bench/results/train_<device>.json; --out FILE: anywhere).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import time
 from pathlib import Path
 
 import torch
+from results_file import add_record_option, write_result
 
 HERE = Path(__file__).resolve().parent
 
@@ -99,7 +100,8 @@ def main():
     parser.add_argument("--amp", action="store_true", help="bf16 autocast")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true")
-    parser.add_argument("--out", default=None)
+    parser.add_argument("--out", default=None, help="write the figures to this file instead")
+    add_record_option(parser)
     args = parser.parse_args()
     device = torch.device(args.device)
     if device.type == "cuda":
@@ -117,10 +119,8 @@ def main():
     report = {"device": machine, "torch": torch.__version__, "amp_bf16": args.amp,
               "channels_last": args.channels_last, "compile": args.compile,
               "steps_per_repeat": args.steps, "results": rows}
-    out = Path(args.out) if args.out else HERE / "results" / f"train_{args.device}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_result(f"train_{args.device}", report, args.record,
+                 Path(args.out).expanduser() if args.out else None)
 
 
 if __name__ == "__main__":

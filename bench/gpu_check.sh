@@ -23,7 +23,7 @@ EOF
 
 echo "== 1. throughput: spec-built vs torchvision (same loop) =="
 timeout 150 "$PYTHON" bench/bench_train.py --device cuda --models resnet50,resnet18 \
-    --input 3x224x224 --batch 128 --amp --channels-last --steps 10 --repeats 5 --warmup 5
+    --input 3x224x224 --batch 128 --amp --channels-last --steps 10 --repeats 5 --warmup 5 --record
 
 echo "== 2. the runner on the GPU =="
 rm -rf bench/results/gpu_runs
