@@ -1,8 +1,9 @@
 """The classic zoo (LeNet-5, AlexNet, VGG, GoogLeNet) against independent oracles.
 
-The oracles are the lecture's tables (shared/seeds: its AlexNet layer list, VGG16
-memory/params table, VGG Table 2 totals and GoogLeNet Table 1) and hand arithmetic
-written out here from the layer sizes, never figures read back from archcalc.
+The oracles are the tables of the lecture "Case Study on ConvNets and Train Neural
+Networks" (RPI, Lecture 18: its AlexNet layer list, VGG16 memory/params table, VGG Table 2
+totals and GoogLeNet Table 1) and hand arithmetic written out here from the layer sizes,
+never figures read back from archcalc.
 Lecture shapes are H x W x C; archcalc's are (C, H, W).
 """
 from __future__ import annotations
