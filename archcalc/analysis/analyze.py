@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 
+from archcalc.analysis.inplace import settle_in_place
 from archcalc.analysis.report import ReceptiveField, Report, Row
 from archcalc.errors import ArchcalcError, SpecError
 from archcalc.layers.arith import product
@@ -133,6 +134,8 @@ def analyze(spec: Spec, input_shape=None, *, batch: int = 1, dtype: str = "fp32"
     analyzer.rows.append(Row("input", "input", shape, activations=product(shape),
                              rf=_rf_start(shape)))
     analyzer.visit(spec.root, shape, analyzer.rows[0].rf)
+    # in-place ops only where nothing else needs their input (analysis/inplace.py)
+    settle_in_place(spec.root, analyzer.calls, analyzer.rows)
     report = Report(spec.name, shape, analyzer.rows, batch, dtype)
     report.calls = analyzer.calls
     if check_expect:

@@ -23,6 +23,9 @@ class _Activation(LayerKind):
     def shares_input(self, p, ins, out, training):
         return bool(p.get("inplace"))
 
+    def writes_input(self, p, ins, out):
+        return bool(p.get("inplace"))
+
     def build(self, p, ins, out):
         from archcalc.torchgraph.modules import make_activation
 

@@ -8,6 +8,13 @@ from archcalc.layers.saved import INPUT, OUTPUT, batch_norm_stats, internal
 ACTIVATIONS = ("none", "relu", "tanh", "sigmoid")
 
 
+def act_in_place(p) -> bool:
+    """Whether a folded activation overwrites its tensor: a ReLU does, unless the analysis
+    found that tensor needed elsewhere and set ``inplace: False`` (analysis/inplace.py);
+    tanh and sigmoid always make a new tensor."""
+    return p.act == "relu" and p.get("inplace", True) is not False
+
+
 def spatial(kind: str, ins, rank: int = 3):
     """The one input as (C, H, W), or a ShapeError naming what was found."""
     shape = ins[0]
@@ -100,15 +107,16 @@ class Conv(LayerKind):
         if p.bn:
             # bn -> act -> conv: the conv's input is the BN's output, made inside the node
             return (INPUT, batch_norm_stats(ins[0][0]), internal(product(ins[0])))
-        if p.act in ("none", "relu"):
+        if p.act == "none" or act_in_place(p):
             return (INPUT,)  # a bare conv, or a ReLU in place on the node's input
-        return (internal(product(ins[0])),)  # tanh/sigmoid keep their output, the conv's input
+        # tanh/sigmoid (or a ReLU out of place) keep their output, the conv's input
+        return (internal(product(ins[0])),)
 
     def inference_temporaries(self, p, ins, out):
         """Each part's output lives until the next part has made its own: post, the
         conv's output next to the BN's (or to a new tanh/sigmoid output); pre, the BN's
         output next to the act's and the act's next to the conv's output."""
-        new_act = p.act in ("tanh", "sigmoid")  # ReLU runs in place
+        new_act = p.act != "none" and not act_in_place(p)
         if p.order == "post":
             return (internal(product(out)),) if p.bn or new_act else ()
         normalised, produced = product(ins[0]), product(out)
@@ -116,6 +124,10 @@ class Conv(LayerKind):
             return (internal(normalised),
                     internal(select(normalised > produced, normalised - produced, 0)))
         return (internal(normalised),) if p.bn or new_act else ()
+
+    def writes_input(self, p, ins, out):
+        # pre-activation without BN: the ReLU runs on the node's own input
+        return p.order == "pre" and not p.bn and act_in_place(p)
 
     def macs(self, p, ins, out):
         return self.activations(p, ins, out) * (p.kernel[0] * p.kernel[1] * (ins[0][0] // p.groups))
@@ -146,6 +158,6 @@ class Conv(LayerKind):
         if p.bn:
             parts.append(("bn", nn.BatchNorm2d(self._norm_channels(p, ins), eps=p.bn_eps)))
         if p.act != "none":
-            parts.append(("act", make_activation(p.act)))
+            parts.append(("act", make_activation(p.act, inplace=act_in_place(p))))
         parts = [("conv", conv)] + parts if p.order == "post" else parts + [("conv", conv)]
         return NamedChain(parts)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from archcalc.layers.arith import equal, product, require
-from archcalc.layers.conv import ACTIVATIONS
+from archcalc.layers.conv import ACTIVATIONS, act_in_place
 from archcalc.layers.registry import LayerKind, Param, register
 from archcalc.layers.saved import OUTPUT, internal
 
@@ -14,6 +14,22 @@ def merge_saved(p):
     """A sum or a concatenation keeps nothing for backward; the act after it (in place)
     keeps the merged output."""
     return (OUTPUT,) if p.act != "none" else ()
+
+
+def merge_temporaries(p, ins, out, partial_sums: bool):
+    """Tensors alive next to the merge's output: two partial sums meet from a third path
+    (``result = result + other``), and an act that makes a new tensor (tanh, sigmoid, a
+    ReLU out of place) runs next to the merged one. A one-path add merges nothing: its
+    path's output is already held by the branch."""
+    new_act = p.act != "none" and not act_in_place(p)
+    several = partial_sums and len(ins) > 2 or len(ins) > 1 and new_act
+    return (internal(product(out)),) if several else ()
+
+
+def merge_activation(p):
+    from archcalc.torchgraph.modules import make_activation
+
+    return make_activation(p.act, inplace=act_in_place(p)) if p.act != "none" else None
 
 
 @register
@@ -45,13 +61,17 @@ class Add(LayerKind):
         return merge_saved(p)
 
     def inference_temporaries(self, p, ins, out):
-        # `result = result + other` path by path: two partial sums meet from the third path
-        return (internal(product(out)),) if len(ins) > 2 else ()
+        return merge_temporaries(p, ins, out, partial_sums=True)
+
+    def shares_input(self, p, ins, out, training):
+        # one path: the "sum" is that path's output itself (an in-place act writes it)
+        return len(ins) == 1 and (p.act == "none" or act_in_place(p))
+
+    def writes_input(self, p, ins, out):
+        return len(ins) == 1 and act_in_place(p)
 
     def build(self, p, ins, out):
-        from archcalc.torchgraph.modules import make_activation
-
-        return make_activation(p.act, inplace=True) if p.act != "none" else None
+        return merge_activation(p)
 
 
 @register
@@ -85,7 +105,8 @@ class Concat(LayerKind):
     def saved(self, p, ins, out):
         return merge_saved(p)
 
-    def build(self, p, ins, out):
-        from archcalc.torchgraph.modules import make_activation
+    def inference_temporaries(self, p, ins, out):
+        return merge_temporaries(p, ins, out, partial_sums=False)
 
-        return make_activation(p.act, inplace=True) if p.act != "none" else None
+    def build(self, p, ins, out):
+        return merge_activation(p)

@@ -23,6 +23,11 @@ shape ``output_shape`` returned):
                              and output in an inference pass
 ``shares_input``             whether the output is the input's storage (a view,
                              an in-place op), in training or at inference
+``writes_input``             whether the node, as ``p`` asks, overwrites its first
+                             input in place (a ReLU on its input); the analysis
+                             (analysis/inplace.py) sets ``p["inplace"] = False``
+                             where another reader or a saved tensor needs the
+                             input, and every rule then follows that flag
 ``build``                    a ``torch.nn.Module`` (imports torch inside)
 ===========================  ====================================================
 
@@ -101,6 +106,9 @@ class LayerKind:
         return ()
 
     def shares_input(self, p, ins, out, training: bool):
+        return False
+
+    def writes_input(self, p, ins, out) -> bool:
         return False
 
     def build(self, p, ins, out):
