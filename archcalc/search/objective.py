@@ -74,6 +74,10 @@ def trial_runner(job):
             overrides = {key: values[key] for key in ("lr", "weight_decay", "momentum",
                                                       "batch_size") if key in values}
             result = train(replace(base, **overrides), on_epoch=on_epoch)
+        if result.status == "interrupted":
+            # The loop stops at Ctrl-C and returns its partial figures: a cut trial
+            # must not be recorded as finished, so the interrupt goes on.
+            raise KeyboardInterrupt
         if result.status == "exploded":
             return TrialOutcome("exploded", result.best_val_acc, result.explosion["step"],
                                 result.explosion["value"])

@@ -7,6 +7,8 @@ import math
 def trial_rows(study) -> list[dict]:
     rows = []
     for trial in study.trials:
+        if trial.user_attrs.get("surplus"):  # claimed in a race and never trained
+            continue
         status = trial.user_attrs.get("status")
         state = trial.state.name.lower()
         if status == "exploded":

@@ -5,8 +5,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archcalc.errors import ArchcalcError
-from archcalc.search import report, study as studies
+from archcalc.search import report
+from archcalc.search import study as studies
 from archcalc.search.space import ParamRange, edge_warnings, narrow
+from archcalc.search.store import open_storage, store_errors
 
 
 @dataclass(frozen=True)
@@ -26,9 +28,10 @@ class SearchJob:
 
 def _stage_dict(stage: studies.Stage, url: str) -> dict:
     opened = studies.open_study(url, stage.study)
+    with store_errors(url):
+        rows = report.trial_rows(opened)
     return {"name": stage.name, "study": stage.study, "epochs": stage.epochs,
-            "ranges": [_range_dict(p) for p in stage.space],
-            "rows": report.trial_rows(opened)}
+            "ranges": [_range_dict(p) for p in stage.space], "rows": rows}
 
 
 def _range_dict(param: ParamRange) -> dict:
@@ -47,12 +50,13 @@ def run_search(job: SearchJob, space: list[ParamRange], *, stage: str, trials: i
                                coarse_epochs or max(1, epochs // 3) if stage == "auto" else epochs)
         stages.append(coarse)
         say("coarse stage ranges: " + "; ".join(p.describe() for p in coarse.space))
-        started = studies.run_stage(url, coarse, job, workers, job.seed)
+        started = studies.run_stage(url, coarse, job, workers, job.seed, say)
         say(f"coarse stage: {started} new trial(s), {coarse.epochs} epoch(s) each")
     if stage in ("fine", "auto"):
         fine_space = tuple(space)
         if stage == "auto":
-            best = studies.best_values(studies.open_study(url, stages[0].study))
+            with store_errors(url):
+                best = studies.best_values(studies.open_study(url, stages[0].study))
             if not best:
                 raise ArchcalcError("no coarse trial finished, so there is nothing to narrow "
                                     "around", hint="widen the ranges or lower the learning "
@@ -62,7 +66,7 @@ def run_search(job: SearchJob, space: list[ParamRange], *, stage: str, trials: i
                              trials, epochs)
         stages.append(fine)
         say("fine stage ranges: " + "; ".join(p.describe() for p in fine.space))
-        started = studies.run_stage(url, fine, job, workers, job.seed + 1000)
+        started = studies.run_stage(url, fine, job, workers, job.seed + 1000, say)
         say(f"fine stage: {started} new trial(s), {fine.epochs} epoch(s) each")
     result = {"storage": url, "stages": [_stage_dict(s, url) for s in stages]}
     return _conclude(result, list(stages[-1].space), out_dir)
@@ -90,8 +94,9 @@ def show_study(storage: str | None, study: str, out_dir: Path) -> dict:
     import optuna
 
     url = studies.storage_url(storage, out_dir)
-    names = [s.study_name for s in optuna.study.get_all_study_summaries(
-        storage=studies._storage(url))]
+    with store_errors(url):
+        names = [s.study_name for s in optuna.study.get_all_study_summaries(
+            storage=open_storage(url, create=False))]
     wanted = [name for name in (study, f"{study}-coarse", f"{study}-fine") if name in names]
     if not wanted:
         raise ArchcalcError(f"no study {study!r} in {url}",
@@ -99,11 +104,12 @@ def show_study(storage: str | None, study: str, out_dir: Path) -> dict:
     stages = []
     for name in wanted:
         opened = studies.open_study(url, name, create=False)
-        ranges = _ranges_of(opened)
+        with store_errors(url):
+            ranges, epochs, rows = _ranges_of(opened), _epochs_of(opened), \
+                report.trial_rows(opened)
         stages.append({"name": name.rsplit("-", 1)[-1] if name != study else "search",
-                       "study": name, "epochs": _epochs_of(opened),
-                       "ranges": [_range_dict(p) for p in ranges],
-                       "rows": report.trial_rows(opened)})
+                       "study": name, "epochs": epochs,
+                       "ranges": [_range_dict(p) for p in ranges], "rows": rows})
     result = {"storage": url, "stages": stages}
     last_space = [ParamRange(**r) for r in stages[-1]["ranges"]]
     return _conclude(result, last_space, out_dir)
@@ -121,6 +127,12 @@ def _ranges_of(opened) -> list[ParamRange]:
 
 
 def _epochs_of(opened) -> int | None:
-    steps = [max(trial.intermediate_values) + 1 for trial in opened.trials
+    """The epochs each trial was given: recorded on the trial; for stores written before
+    that, the last epoch reported (epochs count from 1, as ``on_epoch`` receives them)."""
+    given = [trial.user_attrs["epochs"] for trial in opened.trials
+             if isinstance(trial.user_attrs.get("epochs"), int)]
+    if given:
+        return max(given)
+    steps = [max(trial.intermediate_values) for trial in opened.trials
              if trial.intermediate_values]
     return max(steps) if steps else None
