@@ -8,9 +8,9 @@ what the error must contain::
 ``line N`` (or ``line N:C``) means the message names ``<file>:N:`` (or
 ``<file>:N:C``); ``hint: text`` means the message has a hint containing
 ``text`` (``hint:`` alone: any hint); every other ``;``-separated item is a
-substring of the message before its hint (whitespace-normalised). For each file, ``archcalc check`` and ``archcalc
-table`` must exit with status 2 and print exactly one ``error:`` message to
-stderr. A few more cases (a zero-byte file, a file over the size cap, a missing
+substring of the message before its hint (whitespace-normalised). For each
+file, ``archcalc check`` and ``archcalc table`` must exit with status 2 and
+print exactly one ``error:`` message to stderr. A few more cases (a zero-byte file, a file over the size cap, a missing
 file, an unknown model name) are made here rather than stored.
 """
 from __future__ import annotations

@@ -37,7 +37,8 @@ def command(spec, pattern, input_text, fmt):
         return
     lines = []
     for row in rows:
-        lines.append(f"{row.path} ({row.kind})" if fmt == "rich" else f"### {row.path} ({row.kind})")
+        heading = f"{row.path} ({row.kind})"
+        lines.append(heading if fmt == "rich" else f"### {heading}")
         for axis, text in row.output.items():
             lines.append(f"  {axis:<11} {text}")
         params = row.params + (f"   [{' + '.join(row.params_terms)}]" if row.params_terms else "")

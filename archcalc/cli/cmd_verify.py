@@ -56,8 +56,9 @@ def _print_rich(results, failed):
         counted = [c for c in checks if c.status != "not counted"]
         skipped = [c.what for c in checks if c.status == "not counted"]
         mismatches = [c for c in checks if c.status == "mismatch"]
-        verdict = "[red]MISMATCH[/red]" if mismatches else "[green]ok[/green]"
-        console.out().print(f"{verdict} {name}: {len(counted) - len(mismatches)}/{len(counted)}"
+        verdict = console.styled("MISMATCH", "red") if mismatches else \
+            console.styled("ok", "green")
+        console.out().print(verdict, f"{name}: {len(counted) - len(mismatches)}/{len(counted)}"
                             " checks agree" + (f"; not counted by fvcore (expected): "
                                                f"{', '.join(skipped)}" if skipped else ""))
         if mismatches:

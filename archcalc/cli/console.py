@@ -1,9 +1,37 @@
-"""The one owner of terminal output: every command prints through these."""
+"""The one owner of terminal output: every command prints through these.
+
+Names, titles, paths and values come from spec files and options, so they are
+printed as text, never interpreted:
+- ``safe`` (render/safe_text.py) writes control characters (ESC sequences, \\r,
+  \\b, NUL, C1, bidi overrides) and unpaired surrogates as visible escapes
+  (``\\x1b``, ``\\ud800``); the consoles apply it to every string they render,
+  table cells and titles included (``_SafeConsole.render_str``), as do
+  ``print_text`` and ``error``;
+- the consoles read no markup and no emoji codes: ``[bold]`` in a title stays
+  ``[bold]``, and ``--param lr=0.000466:100:log`` keeps its ``:100:``. Code that
+  wants a style says so with ``styled`` (a rich Text), never with markup in a
+  string that may carry a user's value;
+- ``protect_streams`` makes stdout and stderr write characters the terminal's
+  encoding lacks as backslash escapes (PYTHONIOENCODING=ascii) instead of raising
+  UnicodeEncodeError.
+"""
 from __future__ import annotations
 
 import os
 import sys
 from functools import lru_cache
+
+from archcalc.render.safe_text import cell, safe
+
+__all__ = ["cell", "err", "error", "out", "print_text", "protect_streams", "safe", "styled"]
+
+
+def styled(text, style: str):
+    """A rich Text in ``style`` (for example "red"), its content escaped: the way to
+    colour a value without markup."""
+    from rich.text import Text
+
+    return Text(safe(text), style=style)
 
 
 def _width(stream) -> int | None:
@@ -14,24 +42,47 @@ def _width(stream) -> int | None:
     return 160
 
 
-@lru_cache(maxsize=1)
-def out():
+def _console(stderr: bool):
     from rich.console import Console
 
-    return Console(highlight=False, width=_width(sys.stdout))
+    class _SafeConsole(Console):
+        """Every string rich turns into text (print, table cells, titles, captions,
+        progress descriptions) passes through ``safe`` first."""
+
+        def render_str(self, text, **options):
+            return super().render_str(safe(text), **options)
+
+    stream = sys.stderr if stderr else sys.stdout
+    return _SafeConsole(stderr=stderr, highlight=False, markup=False, emoji=False,
+                        width=_width(stream))
+
+
+@lru_cache(maxsize=1)
+def out():
+    return _console(stderr=False)
 
 
 @lru_cache(maxsize=1)
 def err():
-    from rich.console import Console
+    return _console(stderr=True)
 
-    return Console(stderr=True, highlight=False, width=_width(sys.stderr))
+
+def protect_streams() -> None:
+    """Characters stdout/stderr cannot encode become backslash escapes, not a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a closed or detached stream: nothing to protect
+                pass
 
 
 def print_text(text: str) -> None:
-    """Plain text (JSON, CSV, Markdown) straight to stdout, no markup."""
+    """Plain text (JSON, CSV, Markdown, YAML) straight to stdout, no markup."""
+    text = safe(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def error(message: str) -> None:
-    err().print(message, markup=False, style="red", soft_wrap=True)
+    err().print(safe(message), style="red", soft_wrap=True)

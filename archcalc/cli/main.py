@@ -33,7 +33,8 @@ COMMANDS = {
 
 class LazyGroup(click.Group):
     """Imports a command's module only when that command runs, so start-up stays fast;
-    turns every ArchcalcError into one message on stderr and exit status 2."""
+    the one error boundary: an ArchcalcError is one message on stderr and exit status 2,
+    and so is every other failure (cli/failures.py says which status each gets)."""
 
     def list_commands(self, ctx):
         return list(COMMANDS)
@@ -50,18 +51,48 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
     def invoke(self, ctx):
+        from archcalc.cli import console
+
+        console.protect_streams()
         try:
             return super().invoke(ctx)
         except ArchcalcError as exc:
-            from archcalc.cli.console import error
-
-            error(str(exc))
+            _report(str(exc))
             ctx.exit(exc.exit_code)
+        except click.exceptions.ClickException as exc:
+            exc.message = console.safe(exc.message)  # click prints it: an option value
+            raise
+        except (click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
         except KeyboardInterrupt:
-            from archcalc.cli.console import error
-
-            error("interrupted")
+            _report("interrupted")
             ctx.exit(130)
+        # the last resort (cli/failures.py): no traceback, one line, a documented status
+        except Exception as exc:  # noqa: BLE001
+            ctx.exit(_foreign(exc))
+
+
+def _report(message: str) -> None:
+    """Print one message on stderr; a stderr that is gone must not raise again."""
+    from archcalc.cli import console
+
+    try:
+        console.error(message)
+    except OSError:
+        pass
+
+
+def _foreign(exc: BaseException) -> int:
+    from archcalc.cli import failures
+
+    if failures.is_broken_pipe(exc):
+        failures.silence_stdout()
+        return failures.BROKEN_PIPE_EXIT
+    if failures.debugging():
+        raise exc
+    status, message = failures.describe(exc)
+    _report(message)
+    return status
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from archcalc.analysis.report import DTYPE_BYTES, Report
 from archcalc.render import units
+from archcalc.render.safe_text import cell
 
 HEADERS = ("layer", "kind", "output (CxHxW)", "activations", "memory", "params", "MACs",
            "RF")
@@ -11,7 +12,8 @@ HEADERS = ("layer", "kind", "output (CxHxW)", "activations", "memory", "params",
 def _cells(row, report: Report) -> list[str]:
     size = DTYPE_BYTES[report.dtype] * report.batch
     rf = f"{units.square(row.rf.size)} /{units.square(row.rf.stride)}" if row.rf else ""
-    return [row.path, row.kind, units.shape(row.output_shape),
+    # the stacked layout hands rich pre-built segments, so names are escaped here
+    return [cell(row.path), cell(row.kind), units.shape(row.output_shape),
             units.grouped(row.activations * report.batch),
             units.size_bytes(row.activations * size), units.grouped(row.params),
             units.grouped(row.macs * report.batch), rf]

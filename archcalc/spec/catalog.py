@@ -46,10 +46,10 @@ def resolve(name_or_path: str) -> Path:
     specs = bundled()
     if name_or_path in specs:
         return specs[name_or_path]
-    if Path(name_or_path).is_file():
-        return Path(name_or_path)
     if Path(name_or_path).is_dir():
         raise _folder_error(name_or_path)
+    if Path(name_or_path).exists():  # a file, or a pipe or device the loader refuses
+        return Path(name_or_path)
     import difflib
 
     close = difflib.get_close_matches(name_or_path, list(specs), n=3, cutoff=0.5)
@@ -57,6 +57,15 @@ def resolve(name_or_path: str) -> Path:
     hint = f"did you mean {', '.join(close)}?" if close else "run `archcalc list` for the zoo"
     raise SpecError(f"unknown model {name_or_path!r}: not a bundled spec or a file",
                     hint=hint)
+
+
+def display_name(name_or_path: str, path: Path) -> str:
+    """How messages name a spec file: a bundled one, given by name, as ``specs/NAME.yaml``
+    (its place in the repository; `archcalc expand NAME` prints it), not the absolute
+    path of wherever the package is installed; a file as the user gave it."""
+    if bundled().get(name_or_path) == path:
+        return f"specs/{name_or_path}.yaml"
+    return str(path)
 
 
 def _folder_error(name: str) -> SpecError:

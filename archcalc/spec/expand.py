@@ -13,16 +13,13 @@ import re
 from archcalc.errors import Location, SpecError, shown
 from archcalc.layers.registry import all_kinds, did_you_mean, get_kind, unknown_key_error
 from archcalc.spec import params as param_check
+from archcalc.spec.bounds import MAX_NESTING, MAX_NODES, MAX_REPEAT, MAX_TEMPLATE_DEPTH
 from archcalc.spec.expr import evaluate, references, whole
 from archcalc.spec.model import Branch, Layer, Sequence
 from archcalc.spec.yamlsource import YamlList, YamlMap
 
 CONTROL_KEYS = ("name", "repeat", "first", "last", "when", "expect", "paper")
 BRANCH_KEYS = ("paths", "merge", "act")
-MAX_REPEAT = 10_000
-MAX_NODES = 20_000  # 40x the largest zoo network; an explosion must fail fast
-MAX_TEMPLATE_DEPTH = 32
-MAX_NESTING = 50  # nodes inside nodes (branches, template calls, repeats)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A node may also be named by a number, as nn.Sequential names its children
 # (torchvision's `features.0`, and the copies of a repeat).

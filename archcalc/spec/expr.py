@@ -3,7 +3,10 @@
 A string value that mentions ``$name`` or the input channels ``in`` is an
 expression over integers with + - * / and parentheses. Division is exact
 (fractions); a result that is not a whole number is an error, never rounded.
-Only arithmetic is allowed: no calls, attributes or other names.
+Only arithmetic is allowed: no calls, attributes or other names. Every
+intermediate value is bounded (spec/bounds.py): template arguments can multiply
+through nested templates, and unbounded integers would take minutes and
+gigabytes before any later check saw them.
 """
 from __future__ import annotations
 
@@ -13,8 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from archcalc.errors import SpecError, shown
-
-MAX_EXPRESSION = 200  # characters: expressions are short, and parsing is recursive
+from archcalc.spec.bounds import MAX_CHANNELS, MAX_EXPRESSION, MAX_EXPRESSION_VALUE
 _REF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
            ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: Fraction(a) / Fraction(b)}
@@ -28,6 +30,14 @@ def is_expression(value) -> bool:
     return isinstance(value, str) and ("$" in value or re.search(r"\bin\b", value) is not None)
 
 
+def _bounded(value: Fraction, text: str) -> Fraction:
+    if abs(value.numerator) > MAX_EXPRESSION_VALUE or value.denominator > MAX_EXPRESSION_VALUE:
+        raise SpecError(f"the expression {shown(text, 40)} reaches a value beyond "
+                        f"2**{MAX_EXPRESSION_VALUE.bit_length() - 1}",
+                        hint="check template arguments that multiply through nested templates")
+    return value
+
+
 def evaluate(text: str, names: dict) -> Fraction:
     """Evaluate ``text`` (``$x`` written as ``x``) with the given integer names."""
     if len(text) > MAX_EXPRESSION:
@@ -37,7 +47,7 @@ def evaluate(text: str, names: dict) -> Fraction:
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError:
-        raise SpecError(f"cannot read the expression {text!r}",
+        raise SpecError(f"cannot read the expression {shown(text)}",
                         hint="use numbers, $arguments, `in`, + - * / and parentheses") from None
 
     def walk(node):
@@ -45,25 +55,25 @@ def evaluate(text: str, names: dict) -> Fraction:
             return walk(node.body)
         if isinstance(node, ast.Constant) and isinstance(node.value, int) \
                 and not isinstance(node.value, bool):
-            return Fraction(node.value)
+            return _bounded(Fraction(node.value), text)
         if isinstance(node, ast.Name):
             key = "in" if node.id == "in_" else node.id.removeprefix("arg_")
             if key not in names:
-                raise SpecError(f"unknown name {key!r} in expression {text!r}")
+                raise SpecError(f"unknown name {shown(key)} in expression {shown(text)}")
             value = names[key]
             if isinstance(value, bool) or not isinstance(value, (int, Fraction)):
-                raise SpecError(f"{key!r} is {shown(value)}, not a number, in expression "
-                                f"{text!r}")
-            return Fraction(value)
+                raise SpecError(f"{shown(key)} is {shown(value)}, not a number, in expression "
+                                f"{shown(text)}")
+            return _bounded(Fraction(value), text)
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
             right = walk(node.right)
             if isinstance(node.op, ast.Div) and right == 0:
-                raise SpecError(f"division by zero in expression {text!r}")
-            return _BINARY[type(node.op)](walk(node.left), right)
+                raise SpecError(f"division by zero in expression {shown(text)}")
+            return _bounded(_BINARY[type(node.op)](walk(node.left), right), text)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             value = walk(node.operand)
             return -value if isinstance(node.op, ast.USub) else value
-        raise SpecError(f"expression {text!r} may only use numbers, $arguments, `in`, "
+        raise SpecError(f"expression {shown(text)} may only use numbers, $arguments, `in`, "
                         "+ - * / and parentheses")
 
     return walk(tree)
@@ -71,7 +81,7 @@ def evaluate(text: str, names: dict) -> Fraction:
 
 def whole(value: Fraction, text: str) -> int:
     if value.denominator != 1:
-        raise SpecError(f"{text!r} gives {value}, not a whole number",
+        raise SpecError(f"{shown(text)} gives {value}, not a whole number",
                         hint="channel counts must divide exactly")
     return int(value)
 
@@ -86,9 +96,10 @@ class ChannelExpr:
         if not isinstance(in_channels, int):
             return self._resolve_symbolic(in_channels)
         channels = whole(evaluate(self.text, {"in": in_channels}), self.text)
-        if channels < 1:
-            raise SpecError(f"{self.text!r} gives {channels} channels for {in_channels} input "
-                            "channels", hint="a channel count must be at least 1")
+        if not 1 <= channels <= MAX_CHANNELS:
+            raise SpecError(f"{shown(self.text)} gives {channels} channels for {in_channels} "
+                            "input channels",
+                            hint=f"a channel count must be from 1 to {MAX_CHANNELS:,}")
         return channels
 
     def _resolve_symbolic(self, in_channels):

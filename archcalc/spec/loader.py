@@ -5,6 +5,7 @@ from __future__ import annotations
 from archcalc.errors import Location, SpecError, shown
 from archcalc.layers.registry import all_kinds, did_you_mean, unknown_key_error
 from archcalc.spec import catalog
+from archcalc.spec.bounds import MAX_SPATIAL
 from archcalc.spec.expand import REQUIRED_ARG, Expander, Template
 from archcalc.spec.model import Spec
 from archcalc.spec.paper import check_paper
@@ -14,7 +15,7 @@ TOP_KEYS = ("archcalc", "name", "title", "source", "torchvision", "input", "defa
             "templates", "layers", "expect", "paper")
 EXPECT_KEYS = ("output", "params", "buffers", "macs", "flops", "activations")
 FORMAT_VERSION = 1
-MAX_INPUT_SIDE = 1 << 16
+MAX_INPUT_SIDE = MAX_SPATIAL  # the name cmd_sweep imports
 
 
 def load_spec(name_or_path, input_shape=None) -> Spec:
@@ -23,20 +24,50 @@ def load_spec(name_or_path, input_shape=None) -> Spec:
     ``input_shape`` (C, H, W) replaces the spec's own input.
     """
     path = catalog.resolve(str(name_or_path))
-    try:
-        with open(path, "rb") as file:
-            data = file.read(MAX_SPEC_BYTES + 1)  # no more: the file may be huge or endless
-    except OSError as exc:
-        raise SpecError(f"cannot read the file: {exc.strerror}", where=Location(str(path))) \
-            from None
-    check_size(data, str(path))
+    shown_as = catalog.display_name(str(name_or_path), path)
+    data = read_spec_bytes(path, shown_as)
+    check_size(data, shown_as)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SpecError(f"the file is not valid UTF-8 text (byte {data[exc.start]:#04x})",
-                        where=location_of(data, exc.start, str(path)),
+                        where=location_of(data, exc.start, shown_as),
                         hint="save the spec as UTF-8") from None
-    return parse_spec(text, str(path), input_shape)
+    return parse_spec(text, shown_as, input_shape)
+
+
+def read_spec_bytes(path, shown_as: str) -> bytes:
+    """At most MAX_SPEC_BYTES + 1 bytes of a regular file, without ever blocking.
+
+    A FIFO would block ``open`` until a writer comes, and a device (/dev/zero, a
+    terminal) never ends; so the file is opened non-blocking and refused unless
+    fstat says it is a regular file (checked on the open descriptor: no race).
+    """
+    import os
+    import stat
+
+    where = Location(shown_as)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise SpecError(f"cannot read the file: {exc.strerror}", where=where,
+                        hint="check the path and its permissions") from None
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else \
+                "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else \
+                "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+            raise SpecError(f"this is {kind}, not a spec file", where=where,
+                            hint="give a regular .yaml file (save piped output to a file first)")
+        with os.fdopen(descriptor, "rb", closefd=True) as file:
+            descriptor = None
+            return file.read(MAX_SPEC_BYTES + 1)  # no more: the file may be huge
+    except OSError as exc:
+        raise SpecError(f"cannot read the file: {exc.strerror or exc}", where=where) from None
+    finally:
+        if descriptor is not None:
+            os.close(descriptor)
 
 
 def parse_spec(text: str, filename: str, input_shape=None) -> Spec:

@@ -42,6 +42,7 @@ METRICS = ("params", "weights", "macs", "flops", "activations")
 UNIT_BASES = (1000, 1024)
 POWERS = {"K": 1, "k": 1, "M": 2, "G": 3, "T": 4}
 _FIGURE = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\s*([kKMGT]?)$")
+MAX_FIGURE_TEXT = 40  # "1,000,000,000,000,000" is 25: nothing printed is longer
 FORMAT_HINT = ("a figure is a whole number (1728 or \"1,728\") or a rounded one with a "
                "suffix K, M, G or T (2.7K, 24M)")
 
@@ -76,14 +77,16 @@ def parse_figure(raw, metric: str, base: int = 1000, step=None) -> Figure:
         if raw < 0:
             raise ValueError(f"{raw} is negative")
         return Figure(metric, f"{raw:,}", Fraction(raw), Fraction(0), 1, "", 0)
+    if len(raw) > MAX_FIGURE_TEXT:
+        raise ValueError(f"{shown(raw, 30)} is longer than {MAX_FIGURE_TEXT} characters")
     match = _FIGURE.match(raw.strip())
     if not match:
-        raise ValueError(f"{raw!r} is not a number with an optional K, M, G or T")
+        raise ValueError(f"{shown(raw)} is not a number with an optional K, M, G or T")
     digits, fraction, suffix = match.groups()
     digits = digits.replace(",", "")
     if not suffix:
         if fraction:
-            raise ValueError(f"{raw!r} is a decimal number without a suffix")
+            raise ValueError(f"{shown(raw)} is a decimal number without a suffix")
         return Figure(metric, raw.strip(), Fraction(int(digits)), Fraction(0), 1, "", 0)
     scale = base ** POWERS[suffix]
     mantissa = Fraction(int(digits)) + (Fraction(int(fraction), 10 ** len(fraction))

@@ -5,10 +5,13 @@ import math
 
 from archcalc.errors import SpecError, shown
 from archcalc.layers.registry import REQUIRED, LayerKind, Param, did_you_mean, unknown_key_error
+from archcalc.spec.bounds import MAX_CHANNELS, MAX_SPATIAL
 from archcalc.spec.expr import ChannelExpr, evaluate, is_expression
 from archcalc.spec.model import Params
 
-MAX_INT = 1 << 31
+# Sizes on the image plane (kernel, stride, pad, dilation, window) are bounded like the
+# input's sides; counts (channels, features, groups, LRN size) by MAX_CHANNELS.
+SPATIAL_TYPES = ("pair",)
 YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
 
 
@@ -31,10 +34,14 @@ def _check_int(param: Param, value, minimum: int):
         raise SpecError(f"`{param.name}` must be a whole number, got {shown(value)}",
                         hint=_number_hint(value) or param.help or None)
     if value < minimum:
-        raise SpecError(f"`{param.name}` must be at least {minimum}, got {value}",
+        raise SpecError(f"`{param.name}` must be at least {minimum}, got {shown(value)}",
                         hint=param.help or None)
-    if value > MAX_INT:
-        raise SpecError(f"`{param.name}` is {value}, larger than this tool accepts ({MAX_INT})")
+    maximum = MAX_SPATIAL if param.type in SPATIAL_TYPES else MAX_CHANNELS
+    if value > maximum:
+        what = "a size on the image plane" if param.type in SPATIAL_TYPES else "a count"
+        raise SpecError(f"`{param.name}` is {shown(value)}, more than this tool accepts for "
+                        f"{what} ({maximum:,})",
+                        hint="the bounds are listed in the README's Reliability section")
     return value
 
 

@@ -6,7 +6,10 @@ PyYAML's SafeLoader is used with three changes that specs need:
   are booleans (YAML 1.1 reads ``1e-4`` as a string and ``off`` as false);
 - nesting is capped, and so is what aliases add (an alias repeats the whole
   value it names, so a few nested aliases make an alias bomb); an alias inside
-  the value it names is an error.
+  the value it names is an error;
+- the number of values is capped, and so are the digits of an integer (Python
+  refuses to convert more than 4,300 with a ValueError, and none is needed).
+The bounds are in spec/bounds.py.
 Mappings come back as ``YamlMap`` and sequences as ``YamlList``, which carry the
 Location of themselves, of each key's value and of each item.
 """
@@ -16,11 +19,11 @@ import re
 
 import yaml
 
-from archcalc.errors import Location, SpecError
+from archcalc.errors import Location, SpecError, shown
+from archcalc.spec.bounds import (MAX_ALIAS_VALUES, MAX_INT_DIGITS, MAX_SPEC_BYTES,
+                                  MAX_YAML_DEPTH, MAX_YAML_VALUES)
 
-MAX_SPEC_BYTES = 1 << 20
-MAX_DEPTH = 64  # nested mappings and lists
-MAX_ALIAS_VALUES = 10_000  # values that aliases may add by repeating what they name
+MAX_DEPTH = MAX_YAML_DEPTH  # the name other modules and tests import
 
 
 class YamlMap(dict):
@@ -104,6 +107,11 @@ class _SpecLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
                             hint="a spec nests a few levels; use templates for structure")
         before = self.size
         self.size += 1
+        if self.size > MAX_YAML_VALUES:
+            raise SpecError(f"the spec holds more than {MAX_YAML_VALUES:,} YAML values",
+                            where=self.at(event.start_mark),
+                            hint="a spec is a short description of a network, not data; "
+                                 "use templates and repeat for long structures")
         self.open_anchors.append(event.anchor)
         try:
             node = super().compose_node(parent, index)
@@ -145,6 +153,16 @@ def _construct_list(loader: _SpecLoader, node):
     result.extend(loader.construct_object(item, deep=True) for item in node.value)
 
 
+def _construct_int(loader: _SpecLoader, node):
+    digits = node.value.replace("_", "").lstrip("+-")
+    if len(digits) > MAX_INT_DIGITS:
+        raise SpecError(f"the number {shown(node.value, 30)} has {len(digits):,} digits, more "
+                        f"than the {MAX_INT_DIGITS} this tool reads", where=loader.where(node),
+                        hint="no layer size, count or figure needs a number that large")
+    return loader.construct_yaml_int(node)
+
+
+_SpecLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _SpecLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _SpecLoader.add_constructor("tag:yaml.org,2002:seq", _construct_list)
 

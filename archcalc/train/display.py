@@ -29,6 +29,7 @@ STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
 
 def checks_table(results):
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="babysitting checks", title_justify="left")
     for column in ("check", "observed", "expected", "status"):
@@ -37,7 +38,7 @@ def checks_table(results):
         style = STATUS_STYLE[result.status]
         table.add_row(result.title, result.observed + (f"\n{result.detail}" if result.detail
                                                        else ""),
-                      result.expected, f"[{style}]{result.status}[/{style}]")
+                      result.expected, Text(result.status, style=style))
     return table
 
 
