@@ -6,16 +6,20 @@ import json
 import click
 
 from archcalc.cli import console
-from archcalc.cli.options import format_option, input_option, parse_input, require_torch, \
-    spec_argument
-from archcalc.cli.training import babysit_options, make_config
+from archcalc.cli.options import (
+    format_option,
+    input_option,
+    parse_input,
+    require_torch,
+    spec_argument,
+)
+from archcalc.cli.training import babysit_options, make_config, weights_option
 
 
 @click.command("babysit")
 @spec_argument
 @input_option
-@click.option("--weights", type=click.Path(dir_okay=False), default=None,
-              help="start from this state dict (spec or torchvision layout)")
+@weights_option("start from this state dict (spec or torchvision layout)")
 @babysit_options
 @format_option("rich", "json")
 def command(spec, input_text, weights, fmt, **options):

@@ -5,21 +5,31 @@ import click
 
 from archcalc.cli import console
 from archcalc.cli.options import input_option, parse_input, require_torch, spec_argument
-from archcalc.cli.training import given, run_training, train_options
+from archcalc.cli.training import (
+    expand_path_option,
+    given,
+    run_training,
+    train_options,
+    weights_option,
+)
 
 
 @click.command("build")
 @spec_argument
 @input_option
-@click.option("--weights", type=click.Path(dir_okay=False), default=None,
-              help="load a state dict: archcalc's own or torchvision's (mapped by structure)")
+@weights_option("load a state dict: archcalc's own or torchvision's (mapped by structure)")
 @click.option("--save", type=click.Path(dir_okay=False), default=None,
-              help="write the model's state dict here (atomically)")
+              callback=expand_path_option,
+              help="write the model's state dict here (atomically; an existing file needs "
+                   "--overwrite)")
+@click.option("--overwrite", is_flag=True,
+              help="let --save replace an existing file, and a new --train run replace the "
+                   "files of an earlier run in --out")
 @click.option("--layout", type=click.Choice(["archcalc", "torchvision"]), default="archcalc",
               show_default=True, help="key names of the saved file; torchvision's loads into "
                                       "its model with strict=True")
 @train_options
-def command(spec, input_text, weights, save, layout, train, **options):
+def command(spec, input_text, weights, save, layout, overwrite, train, **options):
     """Build NAME|PATH as an nn.Module and print its summary (params, MACs,
     activation memory from the analysis); optionally load weights and save them.
 
@@ -32,10 +42,15 @@ def command(spec, input_text, weights, save, layout, train, **options):
     """
     require_torch()
     if train:
-        return run_training(spec, parse_input(input_text), weights, save, layout, options)
+        return run_training(spec, parse_input(input_text), weights, save, layout, options,
+                            overwrite)
     if given(options):
         names = ", ".join("--" + name.replace("_", "-") for name in given(options))
         raise click.UsageError(f"{names} only apply with --train")
+    if save and not overwrite:
+        from archcalc.files import refuse_existing
+
+        refuse_existing(save, "--save")
     from archcalc.analysis.analyze import analyze
     from archcalc.render import units
     from archcalc.spec.loader import load_spec

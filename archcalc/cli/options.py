@@ -63,3 +63,14 @@ def require_torch() -> None:
     if missing:
         raise ArchcalcError(f"this command needs {' and '.join(missing)}",
                             hint="pip install 'archcalc[torch]'")
+
+
+def expand_path(text):
+    """``~``, ``~user`` and ``$VAR``/``${VAR}`` expanded in a path option, as a shell would
+    (it does not after ``cifar10:`` or ``--opt=``); None stays None. An unset variable is
+    left as written, so the error names it."""
+    import os
+
+    if text is None:
+        return None
+    return os.path.expandvars(os.path.expanduser(str(text)))  # the shell's order

@@ -6,9 +6,43 @@ resumed run can tell a changed option from an untouched one.
 """
 from __future__ import annotations
 
+import math
+
 import click
 
 from archcalc.cli import console
+from archcalc.cli.options import expand_path
+
+PATH_SOURCES = ("cifar10", "folder")  # --data kinds whose argument is a path
+
+
+class FiniteFloat(click.FloatRange):
+    """A float range that refuses NaN and infinities: NaN passes every comparison of
+    click.FloatRange, and either one trains to NaN weights."""
+
+    name = "finite float"
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return super().convert(number, param, ctx)
+
+
+def expand_path_option(ctx, param, value):
+    """click callback: ``~`` and ``$VARS`` expanded in a path option."""
+    return expand_path(value)
+
+
+def expand_data_source(source):
+    """``cifar10:~/cifar`` -> ``cifar10:/home/me/cifar``: the path part of a --data
+    source expanded like any path option; other sources unchanged."""
+    if source is None:
+        return None
+    kind, colon, argument = str(source).partition(":")
+    if kind in PATH_SOURCES and colon:
+        return f"{kind}:{expand_path(argument)}"
+    return source
 
 
 def _options(*decorators):
@@ -22,16 +56,17 @@ def _options(*decorators):
 
 _MODEL_AND_DATA = (
     click.option("--data", default=None, metavar="SOURCE",
+                 callback=lambda ctx, param, value: expand_data_source(value),
                  help="digits (default, bundled with scikit-learn), cifar10:DIR, folder:DIR "
                       "or synthetic"),
     click.option("--batch-size", type=click.IntRange(min=1), default=None,
                  help="images per step [128, fewer for a costly model on CPU]"),
-    click.option("--lr", type=float, default=None,
+    click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=None,
                  help="learning rate [picked by the learning-rate probe; 0.01 with "
                       "--no-checks]"),
-    click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=None,
+    click.option("--momentum", type=FiniteFloat(0, 1, max_open=True), default=None,
                  help="SGD momentum [0.9]"),
-    click.option("--weight-decay", type=click.FloatRange(min=0), default=None,
+    click.option("--weight-decay", type=FiniteFloat(min=0), default=None,
                  help="L2 weight decay [5e-4]"),
     click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default=None,
                  help="update rule [sgd]"),
@@ -51,7 +86,7 @@ _MODEL_AND_DATA = (
     click.option("--mean", type=click.Choice(["channel", "image"]), default=None,
                  help="subtract the per-channel mean (VGG) or the mean image (AlexNet) "
                       "[channel]"),
-    click.option("--check-seconds", type=click.FloatRange(min=0), default=None,
+    click.option("--check-seconds", type=FiniteFloat(min=0), default=None,
                  help="time budget of the overfit check and the rate probe [60]"),
 )
 
@@ -71,8 +106,11 @@ train_options = _options(
     click.option("--workers", type=click.IntRange(min=0), default=None,
                  help="data-loading processes for folder data [0]"),
     click.option("--out", type=click.Path(file_okay=False), default=None,
-                 help="run folder [runs/NAME-TIMESTAMP]"),
+                 callback=expand_path_option,
+                 help="run folder [runs/NAME-TIMESTAMP]; a new run refuses a folder that "
+                      "holds files (see --overwrite)"),
     click.option("--resume", type=click.Path(file_okay=False), default=None,
+                 callback=expand_path_option,
                  help="continue the run in this folder from its last.pt"),
     click.option("--no-checks", "no_checks", is_flag=True, default=None,
                  help="skip the babysitting checks"),
@@ -101,7 +139,13 @@ def make_config(spec: str, input_shape, weights, options: dict):
     return TrainConfig(spec=spec, **values)
 
 
-def run_training(spec, input_shape, weights, save, layout, options: dict) -> None:
+def weights_option(help_text: str):
+    return click.option("--weights", type=click.Path(dir_okay=False), default=None,
+                        callback=expand_path_option, help=help_text)
+
+
+def run_training(spec, input_shape, weights, save, layout, options: dict,
+                 overwrite: bool = False) -> None:
     from archcalc.errors import ArchcalcError
     from archcalc.train.display import RichDisplay
     from archcalc.train.runner import resume_config, train
@@ -111,9 +155,16 @@ def run_training(spec, input_shape, weights, save, layout, options: dict) -> Non
         changes = given(options)
         if input_shape is not None or weights:
             raise ArchcalcError("--input and --weights come from the run being resumed")
+        if overwrite:
+            raise click.UsageError("--resume continues a run and --overwrite starts a new "
+                                   "one: give one of them")
         config = resume_config(folder, spec=spec, **changes)
     else:
-        config = make_config(spec, input_shape, weights, options)
+        config = make_config(spec, input_shape, weights, {**options, "overwrite": overwrite})
+    if save and not overwrite:  # refused now, not after the training
+        from archcalc.files import refuse_existing
+
+        refuse_existing(save, "--save")
     result = train(config, display=RichDisplay(console.out()))
     if save and result.status != "check_failed":
         _save_trained(result.out_dir, config.spec, save, layout)

@@ -2,15 +2,21 @@
 
 A spec-built module registers its tensors in the same order as the
 torchvision model it reproduces (paths in spec order, conv before its BN), so
-a torchvision state dict maps onto it by position, each shape checked. Files
-are read with ``weights_only=True`` (no pickled code runs) and written
-atomically (a temporary file in the same folder, then a rename).
+a torchvision state dict maps onto it by position, each shape checked.
+
+Reading (``read_torch_file``) is bounded and runs no code: the file must be the zip
+archive ``torch.save`` has written since PyTorch 1.6, whose entries together may not
+declare more bytes than the file holds (torch.save stores tensors uncompressed, so a
+few-KB file that claims gigabytes is refused before anything is decoded; torch then
+checks each tensor's storage against its entry), and it is unpickled with
+``weights_only=True``. Any failure while decoding is one ArchcalcError naming the file.
+Files are written atomically (archcalc/files.py).
 """
 from __future__ import annotations
 
 import os
 import pickle
-import tempfile
+import pickletools
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
@@ -18,24 +24,108 @@ from pathlib import Path
 import torch
 
 from archcalc.errors import ArchcalcError, Location
+from archcalc.files import os_error, write_atomic
+
+# Zip bookkeeping (local headers, central directory) is excluded from the declared
+# contents, so contents can never exceed the archive; a little slack for safety.
+DECLARED_SLACK_BYTES = 64 << 10
+
+
+def check_archive(path, what: str = "weights file") -> None:
+    """Refuse a file whose zip entries declare more contents than the file holds."""
+    where = Location(str(path))
+    try:
+        size = os.path.getsize(path)
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(entry.file_size for entry in archive.infolist())
+    except zipfile.BadZipFile:
+        raise _not_a_zip(path, what) from None
+    except OSError as exc:
+        raise os_error(exc, path, "read") from None
+    except (ValueError, RuntimeError, NotImplementedError, EOFError) as exc:
+        raise ArchcalcError(f"cannot read this {_as_read(what)} ({_first_sentence(exc)})",
+                            where=where, hint="the file may be truncated or damaged") from None
+    if declared > size + DECLARED_SLACK_BYTES:
+        raise ArchcalcError(
+            f"the {what} declares {declared:,} bytes of contents but is only {size:,} bytes "
+            "long: refused before decoding", where=where,
+            hint="torch.save stores tensors uncompressed; this file is damaged or crafted")
+
+
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # the first pickle of a pre-1.6 torch.save file
+
+
+def _not_a_zip(path, what: str) -> ArchcalcError:
+    """Why a file that is not a zip archive is refused, read without running anything:
+    the opcodes of its first pickle, if it starts like one, are parsed, not executed."""
+    where = Location(str(path))
+    named, strings, first = None, [], None
+    try:
+        with open(path, "rb") as file:
+            if file.read(1) != b"\x80":
+                raise ValueError("not a pickle")
+            file.seek(0)
+            for opcode, argument, _ in pickletools.genops(file):
+                if opcode.name == "GLOBAL":
+                    named = argument.replace(" ", ".")
+                elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                    named = ".".join(strings[-2:])
+                elif isinstance(argument, str):
+                    strings.append(argument)
+                if first is None and opcode.name not in ("PROTO", "FRAME"):
+                    first = argument
+                if named:
+                    break
+    except (ValueError, OSError, EOFError):
+        named = None
+    if named:
+        return ArchcalcError(
+            f"not a weights-only {'state dict' if what == 'weights file' else what} (a pickle that "
+            f"constructs {named})", where=where,
+            hint="save tensors only: torch.save(model.state_dict(), FILE); archcalc never "
+                 "runs pickled code")
+    if first == LEGACY_MAGIC:
+        return ArchcalcError(
+            f"cannot read this {_as_read(what)}: PyTorch's legacy (pre-1.6) format, whose "
+            "sizes cannot be checked before loading", where=where,
+            hint="re-save it with a current PyTorch: torch.save(torch.load(OLD), NEW)")
+    return ArchcalcError(f"cannot read this {_as_read(what)}: not the zip archive torch.save "
+                         "writes", where=where,
+                         hint="the file may be truncated, damaged or of another kind")
+
+
+def read_torch_file(path, what: str = "weights file", missing_hint: str | None = None):
+    """``torch.load(path, weights_only=True)`` on CPU, bounded, every failure one error."""
+    where = Location(str(path))
+    path = Path(path)
+    if not path.exists():
+        raise ArchcalcError(f"no such {what}", where=where, hint=missing_hint)
+    if not path.is_file():
+        raise ArchcalcError(f"the {what} is not a file", where=where, hint=missing_hint)
+    check_archive(path, what)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ArchcalcError(
+            f"not a weights-only {what} ({_first_sentence(exc)})", where=where,
+            hint="save tensors only: torch.save(model.state_dict(), FILE); archcalc never "
+                 "runs pickled code") from None
+    except OSError as exc:
+        raise os_error(exc, path, "read") from None
+    except Exception as exc:  # noqa: BLE001 - whatever decoding a damaged file raises
+        raise ArchcalcError(f"cannot read this {_as_read(what)} ({_first_sentence(exc)})",
+                            where=where,
+                            hint="the file may be truncated or not a torch.save file") from None
+
+
+def _as_read(what: str) -> str:
+    return "file as PyTorch weights" if what == "weights file" else what
 
 
 def read_state_dict(path) -> "OrderedDict[str, torch.Tensor]":
     """Tensors from a state-dict file (or an archcalc checkpoint's ``model`` entry)."""
     where = Location(str(path))
-    if not Path(path).is_file():
-        raise ArchcalcError("no such weights file", where=where)
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise ArchcalcError(
-            f"not a weights-only state dict ({_first_sentence(exc)})", where=where,
-            hint="save tensors only: torch.save(model.state_dict(), FILE); archcalc never "
-                 "runs pickled code") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ArchcalcError(f"cannot read this file as PyTorch weights ({_first_sentence(exc)})",
-                            where=where, hint="the file may be truncated or not a torch.save "
-                                              "file") from None
+    data = read_torch_file(path, "weights file")
     if isinstance(data, dict) and "model" in data and isinstance(data["model"], dict):
         data = data["model"]
     if not isinstance(data, dict) or not data or \
@@ -69,8 +159,13 @@ def map_by_structure(source: dict, model: torch.nn.Module, where=None) -> "Order
 
 
 def load_weights(model: torch.nn.Module, path) -> None:
-    source = read_state_dict(path)
-    model.load_state_dict(map_by_structure(source, model, Location(str(path))), strict=True)
+    where = Location(str(path))
+    mapped = map_by_structure(read_state_dict(path), model, where)
+    try:
+        model.load_state_dict(mapped, strict=True)
+    except (RuntimeError, TypeError, ValueError) as exc:  # e.g. a dtype that cannot be cast
+        raise ArchcalcError(f"the tensors do not fit the model ({_first_sentence(exc)})",
+                            where=where) from None
 
 
 def torchvision_keys(name: str) -> list:
@@ -97,14 +192,6 @@ def to_layout(state: dict, spec, layout: str) -> "OrderedDict":
 
 
 def save_atomic(obj, path) -> None:
-    """torch.save to ``path`` without ever leaving a half-written file there."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
-        torch.save(obj, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """torch.save to ``path`` without ever leaving a half-written file there (or a
+    temporary one anywhere); a full disk is one error naming the file."""
+    write_atomic(path, lambda file: torch.save(obj, file))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from archcalc.errors import ArchcalcError
 from archcalc.train.data import TensorImages
 
 KEEP_ON_DEVICE_BYTES = 2 << 30  # a split this small lives on the GPU for the whole run
@@ -94,8 +95,19 @@ def iterate(split, batches, device, workers: int = 0):
         return
     loader = torch.utils.data.DataLoader(split, batch_sampler=batches, num_workers=workers,
                                          pin_memory=device.type == "cuda")
-    for images, labels in loader:
-        yield images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+    try:
+        for images, labels in loader:
+            yield images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+    except ArchcalcError as exc:
+        raise ArchcalcError(from_worker(exc.message)) from None
+
+
+def from_worker(message: str) -> str:
+    """A DataLoader worker's ArchcalcError comes back as ``ArchcalcError(message=...)``
+    whose message is the worker's whole traceback; keep the error's own text."""
+    marker = "ArchcalcError: error: "
+    return message[message.rindex(marker) + len(marker):].rstrip() if marker in message \
+        else message
 
 
 def keep_on_device(split, device):

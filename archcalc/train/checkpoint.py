@@ -4,15 +4,13 @@ A checkpoint holds the model, optimizer and scheduler states, every random-numbe
 generator the run draws from, the position in the run (epoch, batch within the
 epoch, optimizer step, the epoch's running sums), the preprocessing (the training
 mean) and the configuration, so ``--resume`` continues exactly where it stopped.
-Files are written with ``save_atomic`` (a temporary file, then a rename) and read
-with ``weights_only=True``; a truncated or foreign file is an ArchcalcError.
+Files are written with ``save_atomic`` (a temporary file, fsync, then a rename) and read
+with ``read_torch_file`` (bounded, ``weights_only=True``); a truncated, foreign or
+non-fitting file is an ArchcalcError naming it.
 """
 from __future__ import annotations
 
-import pickle
 import random
-import zipfile
-from pathlib import Path
 
 import torch
 
@@ -51,26 +49,54 @@ def build_state(*, model, optimizer, scheduler, position: dict, preprocess, conf
 
 
 def load_checkpoint(path) -> dict:
-    path = Path(path)
+    """The checkpoint at ``path``, read by ``read_torch_file`` (bounded, no code runs)."""
+    from archcalc.torchgraph.weights import read_torch_file
+
     where = Location(str(path))
-    if not path.is_file():
-        raise ArchcalcError("no such checkpoint", where=where,
-                            hint="--resume DIR needs DIR/last.pt from an earlier --train run")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise ArchcalcError(f"not a weights-only checkpoint ({_first_line(exc)})", where=where,
-                            hint="archcalc never runs pickled code") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ArchcalcError(f"cannot read this checkpoint ({_first_line(exc)})", where=where,
-                            hint="the file is truncated or damaged; best.pt in the same "
-                                 "folder may still be whole") from None
+    state = read_torch_file(path, "checkpoint",
+                            missing_hint="--resume DIR needs DIR/last.pt from an earlier "
+                                         "--train run; best.pt in the same folder may still "
+                                         "be whole")
     if not isinstance(state, dict) or state.get("format") != FORMAT or \
             any(key not in state for key in REQUIRED):
         raise ArchcalcError("not an archcalc training checkpoint", where=where,
                             hint=f"expected a file written by `archcalc build NAME --train` "
                                  f"(format {FORMAT})")
+    if not isinstance(state["model"], dict) or \
+            not all(isinstance(v, torch.Tensor) for v in state["model"].values()):
+        raise ArchcalcError("the checkpoint's model entry is not a state dict", where=where)
     return state
+
+
+def restore(path, state: dict, model, optimizer, scheduler) -> None:
+    """Load a checkpoint's states into the run; anything that does not fit is one error
+    naming the file (the tensor and both shapes when a model tensor differs)."""
+    where = Location(str(path))
+    expected = model.state_dict()
+    saved = state["model"]
+    if set(saved) != set(expected):
+        missing, extra = sorted(set(expected) - set(saved)), sorted(set(saved) - set(expected))
+        raise ArchcalcError(
+            f"the checkpoint's model does not fit the spec: {len(missing)} tensors missing"
+            f"{' (' + missing[0] + ', ...)' if missing else ''}, {len(extra)} unexpected"
+            f"{' (' + extra[0] + ', ...)' if extra else ''}", where=where,
+            hint="the spec file changed since the run started; restore it, or start a new run")
+    for key, tensor in expected.items():
+        if tuple(saved[key].shape) != tuple(tensor.shape):
+            raise ArchcalcError(
+                f"the checkpoint's {key!r} has shape {list(saved[key].shape)}, but the spec "
+                f"builds {list(tensor.shape)}", where=where,
+                hint="the spec file changed since the run started; restore it, or start a "
+                     "new run")
+    try:
+        model.load_state_dict(saved)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        restore_rng(state["rng"])
+    except Exception as exc:  # noqa: BLE001 - torch's errors for a state that does not fit
+        raise ArchcalcError(f"the checkpoint does not fit this run ({_first_line(exc)})",
+                            where=where, hint="it was written by another run or version, "
+                                              "or was edited") from None
 
 
 def _first_line(exc: BaseException) -> str:

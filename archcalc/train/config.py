@@ -8,6 +8,7 @@ down"); with the checks off it is the AlexNet 1e-2.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 from archcalc.errors import ArchcalcError
@@ -51,6 +52,7 @@ class TrainConfig:
     backbone_lr_scale: float = 0.1   # --finetune all: backbone rate = lr x this
     workers: int = 0                 # DataLoader processes for folder data
     resume: str | None = None        # a run folder to continue (see runner.resume_config)
+    overwrite: bool = False          # a new run may replace the files in a used --out
 
     def __post_init__(self):
         self.validate()
@@ -71,6 +73,16 @@ class TrainConfig:
         for name, value in positive.items():
             if value is not None and value < 1:
                 raise ArchcalcError(f"{name} must be at least 1, got {value}")
+        numbers = {"lr": self.lr, "momentum": self.momentum,
+                   "weight_decay": self.weight_decay, "check_seconds": self.check_seconds,
+                   "backbone_lr_scale": self.backbone_lr_scale}
+        for name, value in numbers.items():
+            # NaN passes every comparison below; inf trains to NaN weights
+            if value is not None and not (isinstance(value, (int, float)) and
+                                          math.isfinite(value)):
+                raise ArchcalcError(f"{name} must be a finite number, got {value!r}")
+        if self.check_seconds < 0 or self.backbone_lr_scale < 0:
+            raise ArchcalcError("check_seconds and backbone_lr_scale must be >= 0")
         if self.lr is not None and not self.lr > 0:
             raise ArchcalcError(f"the learning rate must be positive, got {self.lr}")
         if self.weight_decay < 0 or not 0 <= self.momentum < 1:

@@ -8,14 +8,14 @@ digits). In-memory splits hold tensors; a folder of image files is read lazily
 - ``digits``: scikit-learn's bundled copy of the UCI optical digits (1,797 8x8
   grayscale images, 10 classes); 20% held out for validation, stratified, split seed 0.
 - ``cifar10:DIR``: the python-format batches (data_batch_1..5, test_batch) as
-  distributed at cs.toronto.edu; test_batch is the validation split.
+  distributed at cs.toronto.edu, read safely and within bounds (train/cifar.py);
+  test_batch is the validation split.
 - ``folder:DIR``: one sub-folder per class; DIR/train and DIR/val when both exist,
-  otherwise 20% of each class held out.
+  otherwise 20% of each class held out; files decoded safely (train/images.py).
 - ``synthetic``: random images and labels at the training size, for throughput.
 """
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +25,6 @@ from archcalc.errors import ArchcalcError, Location
 
 VALIDATION_FRACTION = 0.2
 SPLIT_SEED = 0  # fixed, so runs with different --seed validate on the same images
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
-                  ".pgm")
 SYNTHETIC_SIZES = (1024, 256)  # train and validation images
 
 
@@ -41,37 +39,10 @@ class TensorImages:
         return len(self.labels)
 
 
-class FolderImages(torch.utils.data.Dataset):
-    """Image files read one at a time, converted to the data's channels and resized."""
-
-    def __init__(self, files, labels, channels: int, size):
-        self.files = list(files)
-        self.labels = torch.tensor(labels, dtype=torch.int64)
-        self.channels = channels
-        self.size = tuple(size)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, index):
-        from PIL import Image
-        from torchvision.transforms.v2 import functional as TF
-
-        path = self.files[index]
-        try:
-            with Image.open(path) as image:
-                image = image.convert("L" if self.channels == 1 else "RGB")
-                tensor = TF.pil_to_tensor(image)
-        except (OSError, ValueError) as exc:
-            raise ArchcalcError(f"cannot read this image ({exc})", where=Location(str(path)),
-                                hint="remove the file or convert it to PNG/JPEG") from None
-        return TF.resize(tensor, list(self.size), antialias=True), self.labels[index]
-
-
 @dataclass
 class ImageData:
     name: str
-    train: object  # TensorImages or FolderImages
+    train: object  # TensorImages or images.FolderImages
     val: object
     classes: list
     channels: int
@@ -127,106 +98,37 @@ def _digits() -> ImageData:
                      [str(d) for d in range(10)], channels=1, flip=False)
 
 
-class _ArraysOnly(pickle.Unpickler):
-    """The CIFAR batches are pickles; allow only what they contain (dicts, lists,
-    bytes and numpy arrays), so a crafted file cannot run code."""
-
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray",
-                                                          "_reconstruct"),
-               ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-               ("numpy", "ndarray"), ("numpy", "dtype")}
-
-    def find_class(self, module, name):
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a CIFAR batch")
-        import numpy
-
-        return getattr(numpy if module == "numpy" else numpy._core.multiarray, name)
-
-
-def _cifar_batch(path: Path):
-    where = Location(str(path))
-    if not path.is_file():
-        raise ArchcalcError("missing CIFAR-10 batch file", where=where,
-                            hint="cifar10:DIR needs data_batch_1..5 and test_batch from "
-                                 "cifar-10-python.tar.gz, unpacked")
-    try:
-        with open(path, "rb") as file:
-            batch = _ArraysOnly(file, encoding="bytes").load()
-        data, labels = batch[b"data"], batch[b"labels"]
-        images = torch.as_tensor(data, dtype=torch.uint8).reshape(-1, 3, 32, 32)
-        labels = torch.as_tensor(labels, dtype=torch.int64)
-    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, RuntimeError,
-            AttributeError) as exc:
-        raise ArchcalcError(f"not a CIFAR-10 python batch ({exc})", where=where,
-                            hint="expected a pickled dict with b'data' (N x 3072 uint8) and "
-                                 "b'labels'") from None
-    if len(images) != len(labels):
-        raise ArchcalcError(f"{len(images)} images but {len(labels)} labels", where=where)
-    return images, labels
-
-
 def _cifar10(folder: Path) -> ImageData:
+    from archcalc.train.cifar import CLASSES, read_batch
+
     if not folder.is_dir():
         raise ArchcalcError("no such folder", where=Location(str(folder)),
                             hint="cifar10:DIR names the folder holding data_batch_1..5")
-    parts = [_cifar_batch(folder / f"data_batch_{i}") for i in range(1, 6)]
-    val_images, val_labels = _cifar_batch(folder / "test_batch")
-    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-             "truck"]
+    parts = [read_batch(folder / f"data_batch_{i}") for i in range(1, 6)]
+    val_images, val_labels = read_batch(folder / "test_batch")
     train = TensorImages(torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]))
     return ImageData(f"cifar10 ({folder})", train, TensorImages(val_images, val_labels),
-                     names, channels=3, flip=True)
-
-
-def _class_files(folder: Path, classes=None):
-    found = sorted(p.name for p in folder.iterdir() if p.is_dir()) if classes is None \
-        else classes
-    files, labels = [], []
-    for label, name in enumerate(found):
-        images = sorted(p for p in (folder / name).rglob("*")
-                        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()) \
-            if (folder / name).is_dir() else []
-        if not images:
-            raise ArchcalcError(f"class folder {name!r} holds no images",
-                                where=Location(str(folder / name)),
-                                hint=f"image files end in {', '.join(IMAGE_SUFFIXES[:4])}, ...")
-        files += images
-        labels += [label] * len(images)
-    return found, files, labels
-
-
-def _channels_of(files) -> int:
-    """1 when every image is single-channel grey, else 3 (RGB)."""
-    from PIL import Image
-
-    for path in files:
-        try:
-            with Image.open(path) as image:
-                if image.mode not in ("1", "L", "I", "I;16", "F"):
-                    return 3
-        except OSError as exc:
-            raise ArchcalcError(f"cannot read this image ({exc})", where=Location(str(path)),
-                                hint="remove the file or convert it to PNG/JPEG") from None
-    return 1
+                     list(CLASSES), channels=3, flip=True)
 
 
 def _folder(folder: Path, size) -> ImageData:
+    from archcalc.train.images import FolderImages, channels_of, class_files
+
     if not folder.is_dir():
         raise ArchcalcError("no such folder", where=Location(str(folder)),
                             hint="folder:DIR needs one sub-folder of images per class")
     if (folder / "train").is_dir() and (folder / "val").is_dir():
-        classes, train_files, train_labels = _class_files(folder / "train")
-        _, val_files, val_labels = _class_files(folder / "val", classes)
+        classes, train_files, train_labels = class_files(folder / "train")
+        _, val_files, val_labels = class_files(folder / "val", classes)
     else:
-        classes, files, labels = _class_files(folder)
+        classes, files, labels = class_files(folder)
         if len(classes) < 2:
             raise ArchcalcError("a classifier needs at least two class folders",
                                 where=Location(str(folder)))
         train, val = _split(labels)
         train_files, train_labels = [files[i] for i in train], [labels[i] for i in train]
         val_files, val_labels = [files[i] for i in val], [labels[i] for i in val]
-    channels = _channels_of(train_files + val_files)
+    channels = channels_of(train_files + val_files)
     return ImageData(f"folder ({folder})",
                      FolderImages(train_files, train_labels, channels, size),
                      FolderImages(val_files, val_labels, channels, size),

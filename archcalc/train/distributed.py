@@ -21,6 +21,7 @@ class Distributed:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    local_world_size: int = 1  # the ranks on this machine, which share its cores
 
     @property
     def enabled(self) -> bool:
@@ -35,7 +36,8 @@ def from_environment() -> Distributed:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
         return Distributed()
-    return Distributed(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", 0)))
+    return Distributed(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", "0")),
+                       int(os.environ.get("LOCAL_WORLD_SIZE", str(world_size))))
 
 
 def setup(dist_info: Distributed, device: torch.device, timeout_s: int = 300) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from archcalc.errors import ArchcalcError
+from archcalc.errors import ArchcalcError, Location
 from archcalc.train.config import LECTURE_LR, TrainConfig
 from archcalc.train.display import Display
 from archcalc.train.setup import TRAIN_EVAL_MAX, determinism, measure, prepare, run_babysitting
@@ -76,8 +76,14 @@ def resume_config(folder, spec: str | None = None, **changes) -> TrainConfig:
     length of the run and where it runs may change."""
     from archcalc.train.checkpoint import load_checkpoint
 
-    state = load_checkpoint(Path(folder) / "last.pt")
-    saved = TrainConfig.from_dict(state["config"])
+    path = Path(folder) / "last.pt"
+    state = load_checkpoint(path)
+    try:
+        saved = TrainConfig.from_dict(state["config"])
+    except (ArchcalcError, TypeError, ValueError, AttributeError) as exc:
+        raise ArchcalcError(f"the checkpoint's configuration is not valid ({exc})",
+                            where=Location(str(path)),
+                            hint="it was written by another version, or edited") from None
     if spec is not None and spec != saved.spec:
         raise ArchcalcError(f"the run in {folder} trains {saved.spec!r}, not {spec!r}")
     unknown = sorted(set(changes) - set(RESUMABLE))
@@ -106,12 +112,14 @@ def train(config: TrainConfig, on_epoch=None, display: Display | None = None,
     the checks, prints and writes (train/distributed.py)."""
     from archcalc.train import distributed
     from archcalc.train.setup import resolve_device
+    from archcalc.train.threads import share_cores
 
     dist_info = distributed.from_environment()
     if not dist_info.enabled:
         with determinism(config):
             return _train(config, on_epoch, display or Display(), is_main_process, None)
     device = distributed.device_for(dist_info, resolve_device(config.device))
+    share_cores(dist_info.local_world_size)  # ranks on one machine split its cores
     distributed.setup(dist_info, device)
     if device.type == "cuda":
         config = replace(config, device=str(device))
@@ -127,19 +135,24 @@ def _train(config: TrainConfig, on_epoch, display: Display, is_main_process: boo
            dist_info=None):
     from archcalc.train import distributed
     from archcalc.train.batches import keep_on_device, make_sampler
-    from archcalc.train.checkpoint import load_checkpoint, restore_rng
+    from archcalc.train.checkpoint import load_checkpoint, restore
     from archcalc.train.data import SPLIT_SEED
     from archcalc.train.loop import Position, Session, fit, save
     from archcalc.train.optim import make_optimizer, make_scheduler, parameter_groups
-    from archcalc.train.outputs import RunFiles
+    from archcalc.train.outputs import RunFiles, folder_in_use
 
     started = time.perf_counter()
-    state = load_checkpoint(Path(config.resume) / "last.pt") if config.resume else None
-    prepared = prepare(config, display, state["preprocess"] if state else None)
+    checkpoint = Path(config.resume) / "last.pt" if config.resume else None
+    state = load_checkpoint(checkpoint) if checkpoint else None
     folder = Path(config.resume) if config.resume else out_folder(config)
-    if dist_info is not None:
-        folder = distributed.broadcast_object(folder, dist_info)  # rank 0's timestamp
-    files = RunFiles(folder, is_main_process)
+    refusal = None if config.resume or config.overwrite or not is_main_process \
+        else folder_in_use(folder)
+    if dist_info is not None:  # rank 0's timestamp, and its refusal for every rank
+        folder, refusal = distributed.broadcast_object((folder, refusal), dist_info)
+    if refusal is not None:
+        raise refusal
+    prepared = prepare(config, display, state["preprocess"] if state else None)
+    files = RunFiles(folder, is_main_process, overwrite=config.overwrite and not config.resume)
     display.message(f"output: {files.folder}")
     checks, picked = [], None
     if state is None:
@@ -192,21 +205,27 @@ def _train(config: TrainConfig, on_epoch, display: Display, is_main_process: boo
     if state is None:
         save(session, position, "last.pt")  # a good state to fall back on from the start
     else:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        position = Position(**state["position"])
-        restore_rng(state["rng"])
+        restore(checkpoint, state, model, optimizer, scheduler)
+        try:
+            position = Position(**state["position"])
+        except TypeError as exc:
+            raise ArchcalcError(f"the checkpoint's position is not valid ({exc})",
+                                where=Location(str(checkpoint))) from None
         files.keep_metrics(position.epoch - 1)
         session.history = [r for r in files.read_metrics() if r["epoch"] < position.epoch]
+        for note in files.notes:
+            display.message(f"note: {note}")
         display.message(f"resuming at epoch {position.epoch}, batch {position.batch}, "
                         f"step {position.step}")
     try:
         outcome = fit(session, position, on_epoch)
     except BaseException as exc:
         display.close()
-        files.write_json("summary.json", {"status": "stopped", "reason": repr(exc),
-                                          "steps": position.step})
+        try:
+            files.write_json("summary.json", {"status": "stopped", "reason": repr(exc),
+                                              "steps": position.step})
+        except ArchcalcError:
+            pass  # a full disk: the error being raised already says so
         raise
     history = session.history
     result = TrainResult(outcome.status, str(files.folder), history, checks, position.step,
