@@ -14,7 +14,8 @@ from archcalc.cli.options import format_option, require_torch
 @click.option("--trials", type=click.IntRange(min=1), default=12, show_default=True,
               help="trials per stage")
 @click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True,
-              help="epochs per trial (the fine stage's, with --stage auto)")
+              help="epochs per trial (the fine stage's, with --stage auto; the coarse stage "
+                   "runs a third of it)")
 @click.option("--coarse-epochs", type=click.IntRange(min=1), default=None,
               help="epochs per coarse trial with --stage auto [default: a third of --epochs, "
                    "at least 1]")
@@ -25,16 +26,24 @@ from archcalc.cli.options import format_option, require_torch
               show_default=True, help="one stage, or coarse then fine around the best")
 @click.option("--storage", default=None, metavar="URL",
               help="SQLAlchemy URL of the study store [default: sqlite in --out]")
-@click.option("--study", default=None, help="study name; the same name resumes a search "
-                                             "[default: the spec's name]")
+@click.option("--study", default=None, help="study name; the same name (in the same store) "
+                                             "resumes a search and says so [default: the "
+                                             "spec's name; --stage auto adds -coarse and "
+                                             "-fine]")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="local processes sharing the study")
+              help="local processes sharing the study, the CPU cores divided among them "
+                   "(unless OMP_NUM_THREADS is set)")
 @click.option("--data", default="digits", show_default=True,
-              help="digits | cifar10:DIR | folder:DIR | synthetic")
-@click.option("--input", "input_text", metavar="CxHxW", help="training input size")
+              help="training data of every trial: digits | cifar10:DIR | folder:DIR | "
+                   "synthetic")
+@click.option("--input", "input_text", metavar="CxHxW",
+              help="training input size [default: the data's own size]")
 @click.option("--out", default=None, type=click.Path(file_okay=False),
-              help="run folder for the store and plots [default: runs/search-<study>]")
-@click.option("--seed", type=int, default=0, show_default=True)
+              help="run folder for the default store (search.db) and the plot (search.png) "
+                   "[default: runs/search-<study>]")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="seed of the draws (each follows from the seed and the trial's number) "
+                   "and of every trial's training")
 @click.option("--show", is_flag=True, help="print an existing study (with --storage/--study) "
                                            "and plot it, without training")
 @format_option("rich", "json")
@@ -52,7 +61,7 @@ def command(spec, trials, epochs, coarse_epochs, params, stage, storage, study, 
     from pathlib import Path
 
     from archcalc.search.run import SearchJob, run_search, show_study
-    from archcalc.search.space import default_space, parse_param
+    from archcalc.search.space import default_space, parse_params
 
     if show:
         if not study:
@@ -64,7 +73,7 @@ def command(spec, trials, epochs, coarse_epochs, params, stage, storage, study, 
         if not spec:
             raise click.UsageError("give NAME|PATH to search (or --show)")
         require_torch()
-        space = [parse_param(text) for text in params] or default_space()
+        space = parse_params(params) or default_space()
         study_name = study or Path(str(spec)).stem
         out_dir = Path(out or f"runs/search-{study_name}")
         job = SearchJob(spec=str(spec), data=data, input_text=input_text, seed=seed)
@@ -79,33 +88,37 @@ def command(spec, trials, epochs, coarse_epochs, params, stage, storage, study, 
 
 
 def _say(text: str) -> None:
-    console.out().print(text, markup=False)
+    # Plain text: no markup, no emoji codes (":100:" in a range is a number, not a symbol).
+    console.out().print(text, markup=False, emoji=False, highlight=False)
 
 
 def _print(result: dict) -> None:
+    """The stages' tables, warnings and best trial. Every value a user or the store
+    supplied (study names, states, warnings that quote ``--param lr=...:100:log``) goes
+    through Text, which rich never reads as markup or emoji codes."""
     from rich.table import Table
+    from rich.text import Text
 
     from archcalc.render import units
 
     for stage in result["stages"]:
-        table = Table(title=f"{stage['name']} stage: {stage['study']} "
-                            f"({stage['epochs']} epoch(s) per trial)", header_style="bold")
+        epochs = stage["epochs"] if stage["epochs"] is not None else "?"
+        table = Table(title=Text(f"{stage['name']} stage: {stage['study']} "
+                                 f"({epochs} epoch(s) per trial)"), header_style="bold")
         names = [r["name"] for r in stage["ranges"]]
         for header in ["trial", "state", "val acc"] + names:
-            table.add_column(header, justify="right")
+            table.add_column(Text(header), justify="right")
         for row in stage["rows"]:
             acc = "" if row["val_acc"] is None else f"{row['val_acc']:.4f}"
-            table.add_row(str(row["trial"]), row["state"], acc,
-                          *[units.si(row["params"].get(n), 3) if n in row["params"] else ""
-                            for n in names])
+            cells = [str(row["trial"]), row["state"], acc] + [
+                units.si(row["params"].get(n), 3) if n in row["params"] else "" for n in names]
+            table.add_row(*[Text(cell) for cell in cells])
         console.out().print(table)
     for warning in result.get("warnings", []):
-        console.out().print(f"[yellow]warning:[/yellow] {warning}")
+        console.out().print(Text.assemble(("warning:", "yellow"), " ", warning))
     if result.get("best"):
         best = result["best"]
-        console.out().print(f"best: val acc {best['val_acc']:.4f} with "
-                            + ", ".join(f"{k}={v:.4g}" for k, v in best["params"].items()),
-                            markup=False)
+        _say(f"best: val acc {best['val_acc']:.4f} with "
+             + ", ".join(f"{k}={v:.4g}" for k, v in best["params"].items()))
     if result.get("plot"):
-        console.out().print(f"plot: {result['plot']}  store: {result['storage']}",
-                            markup=False)
+        _say(f"plot: {result['plot']}  store: {result['storage']}")

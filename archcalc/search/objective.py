@@ -43,15 +43,22 @@ def has_dropout(node) -> bool:
     return any(has_dropout(child) for child in children_of(node))
 
 
-def spec_with_dropout(spec_name: str, probability: float, folder: Path) -> str:
+def require_dropout(spec_name: str):
+    """The loaded spec, or an error when it has no dropout for ``--param dropout`` to set."""
     from archcalc.errors import ArchcalcError
     from archcalc.spec.loader import load_spec
-    from archcalc.spec.writer import to_yaml
 
     spec = load_spec(spec_name)
     if not has_dropout(spec.root):
         raise ArchcalcError(f"{spec.name} has no dropout layer, so searching dropout changes "
                             "nothing", hint="drop --param dropout=... for this spec")
+    return spec
+
+
+def spec_with_dropout(spec_name: str, probability: float, folder: Path) -> str:
+    from archcalc.spec.writer import to_yaml
+
+    spec = require_dropout(spec_name)
     changed = replace(spec, root=with_dropout(spec.root, probability))
     path = folder / f"{spec.name}-dropout.yaml"
     path.write_text(to_yaml(changed), encoding="utf-8")

@@ -8,7 +8,7 @@ from archcalc.errors import ArchcalcError
 from archcalc.search import report
 from archcalc.search import study as studies
 from archcalc.search.space import ParamRange, edge_warnings, narrow
-from archcalc.search.store import open_storage, store_errors
+from archcalc.search.store import open_storage, shown_url, store_errors
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,10 @@ def run_search(job: SearchJob, space: list[ParamRange], *, stage: str, trials: i
                coarse_epochs: int | None, storage: str | None, study: str, workers: int,
                out_dir: Path, say=None) -> dict:
     say = say or (lambda text: None)
+    if any(param.name == "dropout" for param in space):
+        from archcalc.search.objective import require_dropout
+
+        require_dropout(job.spec)  # before any trial is claimed
     url = studies.storage_url(storage, out_dir)
     stages = []
     if stage in ("coarse", "auto"):
@@ -68,7 +72,7 @@ def run_search(job: SearchJob, space: list[ParamRange], *, stage: str, trials: i
         say("fine stage ranges: " + "; ".join(p.describe() for p in fine.space))
         started = studies.run_stage(url, fine, job, workers, job.seed + 1000, say)
         say(f"fine stage: {started} new trial(s), {fine.epochs} epoch(s) each")
-    result = {"storage": url, "stages": [_stage_dict(s, url) for s in stages]}
+    result = {"storage": shown_url(url), "stages": [_stage_dict(s, url) for s in stages]}
     return _conclude(result, list(stages[-1].space), out_dir)
 
 
@@ -99,7 +103,7 @@ def show_study(storage: str | None, study: str, out_dir: Path) -> dict:
             storage=open_storage(url, create=False))]
     wanted = [name for name in (study, f"{study}-coarse", f"{study}-fine") if name in names]
     if not wanted:
-        raise ArchcalcError(f"no study {study!r} in {url}",
+        raise ArchcalcError(f"no study {study!r} in {shown_url(url)}",
                             hint=f"studies there: {', '.join(names) or 'none'}")
     stages = []
     for name in wanted:
@@ -110,7 +114,7 @@ def show_study(storage: str | None, study: str, out_dir: Path) -> dict:
         stages.append({"name": name.rsplit("-", 1)[-1] if name != study else "search",
                        "study": name, "epochs": epochs,
                        "ranges": [_range_dict(p) for p in ranges], "rows": rows})
-    result = {"storage": url, "stages": stages}
+    result = {"storage": shown_url(url), "stages": stages}
     last_space = [ParamRange(**r) for r in stages[-1]["ranges"]]
     return _conclude(result, last_space, out_dir)
 

@@ -22,6 +22,16 @@ KNOWN = {
     "batch_size": ("int", (16, 256), True),
 }
 EDGE_FRACTION = 0.1
+# name -> (lowest, whether the lowest itself is allowed, the bound it must stay below):
+# what training accepts (TrainConfig: lr > 0, decay >= 0, momentum in [0, 1); a dropout
+# of 1 zeroes everything; a batch holds at least one image)
+ALLOWED = {
+    "lr": (0.0, False, math.inf),
+    "weight_decay": (0.0, True, math.inf),
+    "momentum": (0.0, True, 1.0),
+    "dropout": (0.0, True, 1.0),
+    "batch_size": (1, True, math.inf),
+}
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,11 @@ def parse_param(text: str) -> ParamRange:
     try:
         low_value, high_value = float(low), float(high)
     except ValueError:
-        raise ArchcalcError(f"--param {text!r}: LOW and HIGH must be numbers") from None
+        raise ArchcalcError(f"--param {text!r}: LOW and HIGH must be numbers",
+                            hint="e.g. lr=1e-5:1e-1:log") from None
+    if not (math.isfinite(low_value) and math.isfinite(high_value)):
+        raise ArchcalcError(f"--param {text!r}: LOW and HIGH must be finite numbers",
+                            hint="nan, inf and numbers beyond 1e308 cannot be sampled")
     kind, _, default_log = KNOWN[name]
     log = default_log if scale is None else scale == "log"
     if not low_value < high_value:
@@ -68,7 +82,23 @@ def parse_param(text: str) -> ParamRange:
                             hint="use :linear, or a positive lower end such as 1e-6")
     if kind == "int" and (low_value != int(low_value) or high_value != int(high_value)):
         raise ArchcalcError(f"--param {text!r}: {name} takes whole numbers")
+    lowest, inclusive, below = ALLOWED[name]
+    if low_value < lowest or (low_value == lowest and not inclusive) or high_value >= below:
+        bound = f"{'at least' if inclusive else 'above'} {lowest:g}" + (
+            f" and below {below:g}" if math.isfinite(below) else "")
+        raise ArchcalcError(f"--param {text!r}: {name} must be {bound}")
     return ParamRange(name, low_value, high_value, log, kind)
+
+
+def parse_params(texts) -> list[ParamRange]:
+    """Every ``--param``, each name once."""
+    space = [parse_param(text) for text in texts]
+    names = [param.name for param in space]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ArchcalcError(f"--param {', '.join(twice)} given more than once",
+                            hint="give each searched name one range")
+    return space
 
 
 def default_space(names=("lr", "weight_decay")) -> list[ParamRange]:

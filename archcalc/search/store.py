@@ -88,7 +88,7 @@ def creation_lock(url: str):
 @contextmanager
 def store_errors(url: str, opening: bool = False):
     """Turn a failure of the store (not of archcalc) into one ArchcalcError; while
-    ``opening`` it, a missing module is the database driver SQLAlchemy imports."""
+    ``opening`` it, a failed import is the database driver SQLAlchemy imports."""
     import sqlalchemy.exc
     from optuna.exceptions import StorageInternalError
 
@@ -96,12 +96,14 @@ def store_errors(url: str, opening: bool = False):
         yield
     except ArchcalcError:
         raise
-    except ModuleNotFoundError as exc:
+    except ImportError as exc:
         if not opening:
             raise
-        raise ArchcalcError(f"cannot open the store {shown_url(url)}: its database driver "
-                            f"{exc.name!r} is not installed",
-                            hint="for PostgreSQL: pip install 'archcalc[postgres]'") from None
+        driver = f" {exc.name!r}" if exc.name else ""
+        raise ArchcalcError(f"cannot open the store {shown_url(url)}: its database driver"
+                            f"{driver} is not installed",
+                            hint="for PostgreSQL: pip install 'archcalc[postgres]'; for "
+                                 "another database, its SQLAlchemy driver") from None
     except (sqlalchemy.exc.SQLAlchemyError, StorageInternalError) as exc:
         reason = _reason(exc)
         raise ArchcalcError(f"the store {shown_url(url)} failed: {reason}",
