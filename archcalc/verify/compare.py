@@ -1,11 +1,12 @@
-"""`verify`: build the module, run it once and compare every node with the analysis."""
+"""`verify`: build the module, run it once and compare every node with the analysis,
+then compare its values with an independent evaluation (verify/values.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
 
-from archcalc.verify import fvcore_ref, torch_ref
+from archcalc.verify import fvcore_ref, torch_ref, values
 
 MAC_KINDS = ("conv", "fc")
 # Rows the analysis counts as 0 activation elements by convention: views,
@@ -31,7 +32,8 @@ def _check(checks, node, what, expected, measured):
                         "ok" if expected == measured else "mismatch"))
 
 
-def verify_spec(spec, input_shape=None, seed: int = 0) -> list[Check]:
+def verify_spec(spec, input_shape=None, seed: int = 0, *, compare_values: bool = True
+                ) -> list[Check]:
     from archcalc.analysis.analyze import analyze
     from archcalc.torchgraph.builder import build_module
 
@@ -72,6 +74,8 @@ def verify_spec(spec, input_shape=None, seed: int = 0) -> list[Check]:
            sum(p.numel() for p in model.parameters()))
     _check(checks, "total", "buffers", report.totals["buffers"],
            sum(b.numel() for b in model.buffers()))
+    if compare_values:  # last: it turns the model to float64 and back
+        checks.extend(values.value_checks(model, report.calls, report.input, seed))
     return checks
 
 

@@ -1,0 +1,251 @@
+"""Values, not only counts: the built module against an independent evaluation.
+
+Counting checks cannot see a module that computes the wrong thing with the right
+shapes, such as an in-place ReLU that overwrites a tensor another path still returns.
+So ``verify`` also checks, on one random input:
+
+- **outputs**: the built module in eval mode equals the same module with every
+  in-place flag turned off (the same operations in the same precision, so only an
+  in-place write can make them differ); a difference names the first node whose
+  output differs (forward hooks on both runs);
+- **input**: the caller's tensor is unchanged after the forward pass;
+- **in-place hazards** (a training-mode forward pass under a dispatch mode): no
+  in-place operation overwrites the network input, a value another operation has read,
+  or a value autograd saved for backward; each is named by the module that ran it;
+- **backward**: the training-mode pass differentiates (autograd refuses to use a saved
+  tensor that was overwritten in place).
+"""
+from __future__ import annotations
+
+import copy
+from contextlib import contextmanager
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+# The same operations on the same weights: in-place and out-of-place ReLUs give the same
+# bits, so any difference is a real change in what is computed. float32, because turning
+# VGG16's 138M weights to float64 and back costs 3.6 s of a 10 s check (measured).
+VALUE_DTYPE = torch.float32
+OUTPUT_CHECK = "output values (against in-place off)"
+TOLERANCE = 1e-6  # relative to the largest reference value (measured difference: 0.0)
+
+
+def without_in_place(model):
+    """A deep copy of ``model`` whose every module runs out of place."""
+    reference = copy.deepcopy(model)
+    for module in reference.modules():
+        if getattr(module, "inplace", False):
+            module.inplace = False
+    return reference
+
+
+@contextmanager
+def out_of_place(model):
+    """``model`` with every in-place flag off while the block runs (no copy: a copy of
+    VGG's 138M weights costs seconds), restored after."""
+    switched = [module for module in model.modules() if getattr(module, "inplace", False)]
+    for module in switched:
+        module.inplace = False
+    try:
+        yield model
+    finally:
+        for module in switched:
+            module.inplace = True
+
+
+def _difference(got, expected) -> float:
+    return float((got - expected).abs().max()) if got.numel() else 0.0
+
+
+def _agrees(got, expected) -> bool:
+    if got.shape != expected.shape:
+        return False
+    scale = max(1.0, float(expected.abs().max())) if expected.numel() else 1.0
+    return _difference(got, expected) <= TOLERANCE * scale
+
+
+@contextmanager
+def _recorded(model, paths, into: dict):
+    """Each path's output, copied when its module returns."""
+    handles = []
+    for path in paths:
+        def hook(_module, _inputs, output, path=path):
+            into[path] = output.detach().clone()
+
+        handles.append(model.get_submodule(path).register_forward_hook(hook))
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def first_difference(model, paths, example) -> str:
+    """The first node (in execution order) whose output differs between ``model`` as
+    built and with every in-place flag off."""
+    got, expected = {}, {}
+    with torch.no_grad():
+        with _recorded(model, paths, got):
+            model(example.clone())
+        with out_of_place(model), _recorded(model, paths, expected):
+            model(example.clone())
+    for path in paths:
+        if path in got and path in expected and not _agrees(got[path], expected[path]):
+            return path
+    return "output"
+
+
+def _node_of(module_path: str, paths) -> str:
+    """The analysed node a module belongs to (a folded act's ``conv1.act`` is ``conv1``)."""
+    best = ""
+    for path in paths:
+        if (module_path == path or module_path.startswith(path + ".")) and \
+                len(path) > len(best):
+            best = path
+    return best or module_path or "model"
+
+
+class InPlaceWatch(TorchDispatchMode):
+    """Records every operator's reads by (storage, version) and flags an in-place write
+    to the network input, to a value another operator read, or to a saved value."""
+
+    def __init__(self, model, example):
+        super().__init__()
+        self.state = {t.untyped_storage().data_ptr()
+                      for t in list(model.parameters()) + list(model.buffers())}
+        self.input = example.untyped_storage().data_ptr()
+        self.reads: dict[tuple, set] = {}
+        # every tensor read stays alive until the pass ends, so that no storage address
+        # is reused by a later tensor and mistaken for the one read
+        self.alive: list = []
+        self.saved: set[tuple] = set()
+        self.modules: list[str] = []  # the module running now, innermost last
+        self.hazards: list[tuple[str, str]] = []  # (module path, what it overwrote)
+        self.calls = 0
+
+    @staticmethod
+    def key(tensor) -> tuple:
+        return tensor.untyped_storage().data_ptr(), tensor._version
+
+    def pack(self, tensor):
+        self.alive.append(tensor)
+        self.saved.add(self.key(tensor))
+        return tensor
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        self.calls += 1
+        written = []
+        for index, argument in enumerate(func._schema.arguments):
+            if argument.alias_info is not None and argument.alias_info.is_write:
+                value = args[index] if index < len(args) else kwargs.get(argument.name)
+                if isinstance(value, torch.Tensor):
+                    written.append(value)
+        for tensor in written:
+            self._check_write(tensor)
+        if not func.is_view:
+            for value in tree_flatten((args, kwargs))[0]:
+                if isinstance(value, torch.Tensor):
+                    self.alive.append(value)
+                    self.reads.setdefault(self.key(value), set()).add(self.calls)
+        return func(*args, **kwargs)
+
+    def _check_write(self, tensor) -> None:
+        key = self.key(tensor)
+        if key[0] in self.state:
+            return  # BatchNorm's running statistics are updated in place by design
+        where = self.modules[-1] if self.modules else ""
+        if key[0] == self.input:
+            self.hazards.append((where, "overwrites the network's input in place"))
+        elif self.reads.get(key, set()) - {self.calls}:
+            what = ("overwrites in place a tensor another operation read "
+                    "(another path of a branch needs it)")
+            self.hazards.append((where, what))
+        elif key in self.saved:
+            self.hazards.append((where, "overwrites in place a tensor saved for backward"))
+
+
+@contextmanager
+def watching(model, example):
+    """An InPlaceWatch over one forward pass of ``model``, which modules it is in."""
+    watch = InPlaceWatch(model, example)
+    def enter(name):
+        def hook(_module, _inputs):
+            watch.modules.append(name)
+        return hook
+
+    def leave(_module, _inputs, _output):
+        watch.modules.pop()  # a forward hook's return value would replace the output
+
+    handles = []
+    for name, module in model.named_modules():
+        handles.append(module.register_forward_pre_hook(enter(name)))
+        handles.append(module.register_forward_hook(leave))
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(watch.pack, lambda tensor: tensor), \
+                watch:
+            yield watch
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def value_checks(model, paths, input_shape, seed: int = 0):
+    """The checks above for ``model`` (built from a spec whose node paths are ``paths``);
+    ``model`` ends in training mode. Returns ``compare.Check`` rows."""
+    from archcalc.verify.compare import Check
+
+    paths = list(paths)
+    generator = torch.Generator().manual_seed(seed)
+    example = torch.randn(1, *input_shape, generator=generator, dtype=VALUE_DTYPE)
+    checks = []
+    model = model.eval().to(VALUE_DTYPE)
+    given = example.clone()
+    with torch.no_grad():
+        got = model(given)
+        with out_of_place(model):
+            expected = model(example.clone())
+    unchanged = torch.equal(given, example)
+    checks.append(Check("input", "input unchanged by the forward pass", "unchanged",
+                        "unchanged" if unchanged else "overwritten",
+                        "ok" if unchanged else "mismatch"))
+    if _agrees(got, expected):
+        checks.append(Check("output", OUTPUT_CHECK, "equal", "equal", "ok"))
+    else:
+        node = first_difference(model, paths, example)
+        checks.append(Check(node, OUTPUT_CHECK, "equal",
+                            f"differs by {_difference(got, expected):.3g}", "mismatch"))
+    checks.extend(training_checks(model.float().train(), paths, input_shape, seed))
+    return checks
+
+
+def training_checks(model, paths, input_shape, seed: int = 0):
+    """In-place hazards in a training-mode forward pass, and whether its backward pass
+    runs. Batch 2 where BatchNorm needs more than one value per channel, else 1."""
+    from archcalc.verify.compare import Check
+
+    normalised = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                     for m in model.modules())
+    generator = torch.Generator().manual_seed(seed)
+    example = torch.randn(2 if normalised else 1, *input_shape, generator=generator)
+    checks = []
+    with watching(model, example) as watch:
+        model(example)
+    for module_path, what in watch.hazards:
+        checks.append(Check(_node_of(module_path, paths), "in-place hazard", "none", what,
+                            "mismatch"))
+    if not watch.hazards:
+        checks.append(Check("model", "in-place hazard", "none", "none", "ok"))
+    try:
+        # a pass of its own: with saved-tensor hooks on, autograd leaves the check that a
+        # saved tensor is unchanged to the hooks, so the watched pass cannot show it
+        model(example).float().sum().backward()
+        checks.append(Check("model", "backward (training mode)", "runs", "runs", "ok"))
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0][:200]
+        node = _node_of(watch.hazards[0][0], paths) if watch.hazards else "model"
+        checks.append(Check(node, "backward (training mode)", "runs", f"fails: {first}",
+                            "mismatch"))
+    return checks
