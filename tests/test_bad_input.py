@@ -39,7 +39,9 @@ SUBPROCESS_CASES = {"yaml_syntax_unclosed_brace", "unknown_op_conv2d", "template
                     "alexnet_at_32x32", "control_character", "not_utf8"}
 TIME_LIMIT_S = 1.0  # CPU time per in-process case; the explosions and bombs are among them
 BOMBS = ["alias_bomb", "alias_bomb_in_layer", "nested_repeat_explodes", "nesting_through_templates",
-         "repeat_huge", "nested_too_deep"]
+         "repeat_huge", "nested_too_deep", "expression_squares_through_templates",
+         "when_false_items_multiply", "yaml_too_many_values", "yaml_mapping_nested_too_deep",
+         "int_too_many_digits"]
 MEMORY_LIMIT = 64 << 20
 
 
@@ -184,3 +186,43 @@ def test_good_spec_still_passes():
     assert code == 0, stderr
     assert stdout.startswith("ok  specs/vgg16.yaml")
     assert stderr == ""
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_non_regular_file_is_refused_without_blocking(tmp_path, kind):
+    """A named pipe blocks `open` until a writer comes and /dev/zero never ends: both
+    are refused at once (a hang would hit the subprocess timeout)."""
+    if kind == "fifo":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("no named pipes on this platform")
+        path = tmp_path / "pipe.yaml"
+        os.mkfifo(path)
+        wanted = "this is a named pipe (FIFO), not a spec file"
+    else:
+        if not Path("/dev/zero").exists():
+            pytest.skip("no /dev/zero on this platform")
+        path, wanted = Path("/dev/zero"), "this is a device, not a spec file"
+    for command in ("check", "table"):
+        started = time.monotonic()
+        code, _, stderr = run_subprocess(command, path)
+        assert time.monotonic() - started < 20
+        message = assert_one_error(code, stderr, str(path))
+        assert wanted in message and "hint:" in message
+
+
+def test_bundled_spec_is_named_by_its_place_in_the_repository():
+    """Not the absolute path of wherever the package is installed (issue 16)."""
+    message = assert_one_error(*run_in_process("table", "alexnet", "--input", "3x32x32")[::2],
+                               file=None)
+    assert message.startswith("error: specs/alexnet.yaml:27:5: in pool2: "), message
+    assert str(REPO) not in message
+    code, stdout, _ = run_in_process("expand", "alexnet")  # the name finds the file
+    assert code == 0 and "name: pool2" in stdout
+
+
+def test_spec_given_by_path_keeps_the_path_the_user_typed(tmp_path):
+    spec = tmp_path / "mine.yaml"
+    spec.write_text((REPO / "specs" / "alexnet.yaml").read_text())
+    message = assert_one_error(*run_in_process("table", spec, "--input", "3x32x32")[::2],
+                               file=str(spec))
+    assert f"error: {spec}:27:5: in pool2: " in message

@@ -13,7 +13,8 @@ import re
 from archcalc.errors import Location, SpecError, shown
 from archcalc.layers.registry import all_kinds, did_you_mean, get_kind, unknown_key_error
 from archcalc.spec import params as param_check
-from archcalc.spec.bounds import MAX_NESTING, MAX_NODES, MAX_REPEAT, MAX_TEMPLATE_DEPTH
+from archcalc.spec.bounds import (MAX_EXPANSION_ITEMS, MAX_NESTING, MAX_NODES, MAX_REPEAT,
+                                  MAX_TEMPLATE_DEPTH)
 from archcalc.spec.expr import evaluate, references, whole
 from archcalc.spec.model import Branch, Layer, Sequence
 from archcalc.spec.yamlsource import YamlList, YamlMap
@@ -44,6 +45,7 @@ class Expander:
         self.defaults = defaults  # op -> YamlMap of defaults
         self.templates = templates
         self.node_count = 0
+        self.items_visited = 0  # items and repeat copies looked at, `when: false` ones too
         self.depth = 0  # expand_one calls in progress
 
     # --- values ------------------------------------------------------------
@@ -102,6 +104,7 @@ class Expander:
         nodes, names, counters = [], {}, {}
         for index, item in enumerate(items):
             item_where = _where(items, index, where)
+            self.visit(item_where, prefix)
             op, body = self.parse_item(item, item_where, prefix)
             if "when" in body and not self.condition(body["when"], args, body.where_of("when"),
                                                      prefix or None):
@@ -153,8 +156,18 @@ class Expander:
                                 where=body.where_of(key), node=path)
             overrides[key] = value
         base = {k: v for k, v in body.items() if k not in CONTROL_KEYS}
+        droppable = sum(1 for value in overrides.values() if "when" in value)
+        self.reserve(count - droppable, 1, body.where_of("repeat"), path)
         children = []
         for copy in range(count):
+            self.visit(where, path)
+            if copy == 2 and count > 3:
+                # copies 1..count-2 have the same arguments, so the same size: check
+                # what the rest will add before expanding them (repeats multiply)
+                self.reserve(count - 3, self.node_count - before_copy_1, body.where_of("repeat"),
+                             path)
+            if copy == 1:
+                before_copy_1 = self.node_count
             merged = dict(base)
             source = {k: body for k in base}
             for key, applies in (("first", copy == 0), ("last", copy == count - 1)):
@@ -192,6 +205,25 @@ class Expander:
             raise SpecError(f"`when` must be true or false, got {shown(value)}", where=where,
                             node=node, hint=hint)
         return value
+
+    def visit(self, where, path):
+        """Bound the work of expansion, not only its result: items a `when` drops make
+        no node but still cost (a template of 2,000 dropped items called 9,000 times)."""
+        self.items_visited += 1
+        if self.items_visited > MAX_EXPANSION_ITEMS:
+            raise SpecError(f"expanding the spec looks at more than {MAX_EXPANSION_ITEMS:,} "
+                            "items (repeat copies and template bodies, `when: false` ones "
+                            "included)", where=where, node=path or None,
+                            hint="check `repeat` counts and nested templates: they multiply")
+
+    def reserve(self, copies: int, nodes_each: int, where, path):
+        """Fail before expanding ``copies`` more copies of ``nodes_each`` nodes when they
+        would pass MAX_NODES."""
+        if self.node_count + copies * nodes_each > MAX_NODES:
+            raise SpecError(f"the spec expands to more than {MAX_NODES} nodes: this repeat "
+                            f"adds {copies:,} more copies of {nodes_each:,} node(s) to "
+                            f"{self.node_count:,} so far", where=where, node=path,
+                            hint="check `repeat` counts and nested templates: they multiply")
 
     def count_node(self, where, path):
         self.node_count += 1
