@@ -54,6 +54,8 @@ def _sqlite_folder(url: str) -> Path | None:
     from sqlalchemy.engine import make_url
 
     database = make_url(url).database
+    if database and database.startswith("file:"):  # an SQLite URI (uri=true): file:PATH?...
+        database = database.removeprefix("file:").split("?")[0]
     if not database or database == ":memory:":
         return None
     return Path(database).expanduser().resolve().parent
