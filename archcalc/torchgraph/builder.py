@@ -12,6 +12,7 @@ from torch import nn
 
 from archcalc.spec.model import Branch, Layer, Sequence
 from archcalc.torchgraph.init import init_weights
+from archcalc.torchgraph.limits import refuse_oversized
 from archcalc.torchgraph.modules import Branch as BranchModule
 
 
@@ -38,12 +39,14 @@ class _Builder:
 
 
 def build_module(spec_or_name, input=None, *, init: bool = True) -> nn.Module:
-    """The spec as an ``nn.Module`` (train mode, torchvision-style initialisation)."""
+    """The spec as an ``nn.Module`` (train mode, torchvision-style initialisation); an
+    ArchcalcError instead when it would not fit in the memory available."""
     from archcalc.analysis.analyze import analyze
     from archcalc.spec.loader import load_spec
 
     spec = spec_or_name if hasattr(spec_or_name, "root") else load_spec(spec_or_name)
     report = analyze(spec, input, check_expect=False)  # expect: facts are `check`'s job
+    refuse_oversized(spec, report)  # before a byte is allocated
     model = _Builder(report.calls).node(spec.root)
     model.spec_name = spec.name
     model.input_shape = tuple(report.input)
