@@ -10,8 +10,9 @@ what the error must contain::
 ``text`` (``hint:`` alone: any hint); every other ``;``-separated item is a
 substring of the message before its hint (whitespace-normalised). For each
 file, ``archcalc check`` and ``archcalc table`` must exit with status 2 and
-print exactly one ``error:`` message to stderr. A few more cases (a zero-byte file, a file over the size cap, a missing
-file, an unknown model name) are made here rather than stored.
+print exactly one ``error:`` message to stderr. A few more cases (a zero-byte
+file, a file over the size cap, a missing file, an unknown model name, a named
+pipe, a device) are made here rather than stored.
 """
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ printed as text, never interpreted:
 """
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from functools import lru_cache
@@ -51,6 +52,12 @@ def _console(stderr: bool):
 
         def render_str(self, text, **options):
             return super().render_str(safe(text), **options)
+
+        def on_broken_pipe(self):
+            # rich exits 1 here; the CLI's boundary (cli/failures.py) decides instead,
+            # so that every closed pipe ends the same way
+            self.quiet = True
+            raise BrokenPipeError(errno.EPIPE, "the reader of the output has gone")
 
     stream = sys.stderr if stderr else sys.stdout
     return _SafeConsole(stderr=stderr, highlight=False, markup=False, emoji=False,

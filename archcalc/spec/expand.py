@@ -158,7 +158,7 @@ class Expander:
         base = {k: v for k, v in body.items() if k not in CONTROL_KEYS}
         droppable = sum(1 for value in overrides.values() if "when" in value)
         self.reserve(count - droppable, 1, body.where_of("repeat"), path)
-        children = []
+        children, before_copy_1 = [], 0
         for copy in range(count):
             self.visit(where, path)
             if copy == 2 and count > 3:
