@@ -1,7 +1,6 @@
 """Walk the expanded graph once, calling each kind's rules: shapes, counts, receptive field."""
 from __future__ import annotations
 
-
 from archcalc.analysis.inplace import settle_in_place
 from archcalc.analysis.report import ReceptiveField, Report, Row
 from archcalc.errors import ArchcalcError, SpecError
@@ -146,7 +145,9 @@ def analyze(spec: Spec, input_shape=None, *, batch: int = 1, dtype: str = "fp32"
 def check_file_expect(spec: Spec, report: Report) -> None:
     from archcalc.errors import Location
 
-    actual = {"output": list(report.output), **report.totals}
+    # `expect:` facts are per image (the spec's own input, one image), as `paper:` figures
+    # are; the report's totals are per batch.
+    actual = {"output": list(report.output), **report.per_image_totals()}
     for key, wanted in spec.expect.items():
         got = actual[key]
         if (list(wanted) if key == "output" else wanted) != got:

@@ -79,7 +79,11 @@ class Report:
             "param_bytes": params * size,
         }
 
-    def folded(self, depth: int | None) -> "Report":
+    def per_image_totals(self) -> dict:
+        """The totals for one image, whatever the batch: what a spec's `expect:` states."""
+        return self.totals if self.batch == 1 else replace(self, batch=1).totals
+
+    def folded(self, depth: int | None) -> Report:
         """Rows deeper than ``depth`` path components merged into their ancestor."""
         if not depth:
             return self

@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import math
 import re
+import signal
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import sympy
@@ -22,8 +26,11 @@ from archcalc.errors import ArchcalcError
 from archcalc.layers import arith
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-MAX_SIDE = 4096
 MAX_MODULUS = 128
+# Bounds on sympy's work: the analysis of the largest zoo spec (preact_resnet1001) takes
+# about 3 s; the size classes are a search over moduli, cut off rather than left to run.
+ANALYSIS_SECONDS = 30.0
+CLASSES_SECONDS = 3.0
 
 
 def symbol(name: str) -> sympy.Symbol:
@@ -145,23 +152,73 @@ class SymbolicResult:
     conditions: list
     assumptions: Assumptions
     symbols: tuple
+    spec: object = None
+
+    def smallest_search(self):
+        """The smallest square input the spec accepts among the sides the assumptions
+        allow, from the one exact search (analysis/limits.py); None with symbolic
+        channels, on which the answer may depend."""
+        from archcalc.analysis.limits import search_smallest_square
+
+        channels = self.report.input[0]
+        if self.spec is None or len(self.report.input) != 3 or not isinstance(channels, int):
+            return None
+        if not hasattr(self, "_smallest"):
+            self._smallest = search_smallest_square(self.spec, channels,
+                                                    allowed=self.assumptions.allows_side)
+        return self._smallest
 
 
-def analyze_symbolic(spec, shape, *, batch=1, dtype="fp32", assume=()) -> SymbolicResult:
+class _Expired(BaseException):
+    """Raised from the alarm; a BaseException so that no ``except Exception`` inside
+    sympy swallows it."""
+
+
+@contextmanager
+def time_limit(seconds: float):
+    """Stop sympy after ``seconds`` with a clear error (main thread, POSIX, and only when
+    no other interval timer is running; elsewhere the work is not bounded)."""
+    usable = (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+              and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0))
+    if not usable:
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _Expired
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _Expired:
+        raise ArchcalcError(
+            f"the symbolic analysis did not finish within {seconds:g} s",
+            hint="its formulas grew too large for sympy; analyse at numbers "
+                 "(--input 3x224x224), or add --assume facts (H=W, H%32==0) that remove "
+                 "floors") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def analyze_symbolic(spec, shape, *, batch=1, dtype="fp32", assume=(),
+                     seconds: float = ANALYSIS_SECONDS) -> SymbolicResult:
     assumptions = parse_assumptions(assume, tuple(shape) + (batch,))
     analyzer = SymbolicAnalyzer()
     token = arith.condition_collector.set(analyzer.collect)
     try:
-        report = analyze(spec, tuple(assumptions.apply(d) for d in shape),
-                         batch=assumptions.apply(batch), dtype=dtype, check_expect=False,
-                         analyzer=analyzer)
+        with time_limit(seconds):
+            report = analyze(spec, tuple(assumptions.apply(d) for d in shape),
+                             batch=assumptions.apply(batch), dtype=dtype, check_expect=False,
+                             analyzer=analyzer)
+            report = _undone(report, assumptions)
+            conditions = [Condition(c.node, assumptions.undo(c.condition), c.message)
+                          for c in analyzer.conditions]
     finally:
         arith.condition_collector.reset(token)
-    report = _undone(report, assumptions)
-    conditions = [Condition(c.node, assumptions.undo(c.condition), c.message)
-                  for c in analyzer.conditions]
     symbols = tuple(d for d in tuple(shape) + (batch,) if isinstance(d, sympy.Symbol))
-    return SymbolicResult(report, conditions, assumptions, symbols)
+    return SymbolicResult(report, conditions, assumptions, symbols, spec)
 
 
 def _undone(report, assumptions: Assumptions):
@@ -183,25 +240,25 @@ def _undone(report, assumptions: Assumptions):
 
 # --- what the conditions allow -------------------------------------------------
 
-def _square(expr, symbols, side):
-    return expr.subs({s: side for s in symbols}) if isinstance(expr, sympy.Basic) else expr
+def square_spatial_symbols(result: SymbolicResult) -> list:
+    return [d for d in result.report.input[1:] if isinstance(d, sympy.Symbol)]
 
 
-def smallest_square_side(result: SymbolicResult, limit: int = MAX_SIDE) -> int | None:
-    """The smallest S that satisfies every recorded condition with all spatial
-    symbols equal to S (non-spatial symbols such as C or N must not appear)."""
-    spatial = [d for d in result.report.input[1:] if isinstance(d, sympy.Symbol)]
-    side_symbol = sympy.Symbol("side_", integer=True, positive=True)
-    checks = []
+def conditions_hold(result: SymbolicResult, side: int) -> bool | None:
+    """Whether every recorded condition holds with all spatial symbols equal to
+    ``side``; None when a condition names another symbol (C, N) or there is no
+    spatial symbol. The smallest input itself comes from analysis/limits.py: this
+    evaluation is the independent check that the conditions say the same."""
+    spatial = square_spatial_symbols(result)
+    if not spatial:
+        return None
+    truths = []
     for condition in result.conditions:
-        expr = condition.condition.subs({s: side_symbol for s in spatial})
-        if expr.free_symbols - {side_symbol}:
+        expr = condition.condition.subs({s: side for s in spatial})
+        if expr.free_symbols:
             return None
-        checks.append(sympy.lambdify(side_symbol, expr, modules=["math"]))
-    for side in range(1, limit + 1):
-        if result.assumptions.allows_side(side) and all(bool(check(side)) for check in checks):
-            return side
-    return None
+        truths.append(bool(expr))
+    return all(truths)
 
 
 def _floor_arguments(result: SymbolicResult, side_symbol):
@@ -216,22 +273,27 @@ def _floor_arguments(result: SymbolicResult, side_symbol):
             if arg.free_symbols <= {side_symbol}]
 
 
-def size_classes(result: SymbolicResult, start: int = 1) -> dict:
+def size_classes(result: SymbolicResult, start: int = 1,
+                 seconds: float = CLASSES_SECONDS) -> dict:
     """The sizes ``M*k + r`` (smallest M, then r) for which the arithmetic is exact.
 
     ``polynomial``: every floor/ceil in the output sizes disappears, so each
     size, and MACs and memory, is a polynomial in k (ResNet-50: multiples of 32).
     ``no_rounding``: no division rounds at all (AlexNet: 32k + 3, as 227 is).
     Both come from the floor and ceiling terms of the symbolic output sizes,
-    checked at consecutive sizes of each form from ``start`` up.
+    checked at consecutive sizes of each form from ``start`` up. A form not found
+    within ``seconds`` (or a modulus of ``MAX_MODULUS``) is None.
     """
     side_symbol = sympy.Symbol("side_", integer=True, positive=True)
     functions = _floor_arguments(result, side_symbol)
+    deadline = time.monotonic() + seconds
 
     def search(test):
         if not functions:
             return (1, 0)
         for modulus in range(1, MAX_MODULUS + 1):
+            if time.monotonic() > deadline:
+                return None
             for residue in range(modulus):
                 k0 = max(1, (start - residue) // modulus + 1)
                 sizes = [modulus * k + residue for k in range(k0, k0 + 4)]

@@ -65,14 +65,22 @@ def ceildiv(numerator, denominator):
 
 
 def equal(a, b):
-    """``a == b`` as a condition: a bool for ints, a sympy equation for symbols
-    (structurally different but equal expressions compare equal)."""
+    """``a == b`` as a condition: a bool for ints, a sympy equation for symbols.
+
+    Symbolic sides are compared by their difference, which sympy's automatic
+    evaluation cancels when the two are written alike (every merge in the zoo); a
+    constant difference decides at once. Otherwise the equation is recorded
+    unevaluated: ``sympy.simplify`` on nested floors from chained ceil-mode pools
+    took minutes, and an equation that always holds is a harmless condition.
+    """
     if isinstance(a, int) and isinstance(b, int):
         return a == b
     import sympy
 
-    difference = sympy.simplify(sympy.sympify(a) - sympy.sympify(b))
-    return True if difference == 0 else sympy.Eq(a, b)
+    difference = sympy.sympify(a) - sympy.sympify(b)
+    if difference.is_number:
+        return bool(difference == 0)
+    return sympy.Eq(a, b, evaluate=False)
 
 
 def divides(divisor, value):

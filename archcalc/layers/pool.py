@@ -1,7 +1,7 @@
 """Max and average pooling (windowed, global) and adaptive average pooling."""
 from __future__ import annotations
 
-from archcalc.layers.arith import ceildiv, product, require, select
+from archcalc.layers.arith import ceildiv, product, require
 from archcalc.layers.conv import kernel_extent, spatial
 from archcalc.layers.registry import LayerKind, Param, register
 from archcalc.layers.saved import CUDA_INDEX, INDEX_BYTES, INPUT, internal
@@ -10,20 +10,37 @@ from archcalc.layers.saved import CUDA_INDEX, INDEX_BYTES, INPUT, internal
 def pool_out_size(size, kernel, stride, pad, dilation, ceil):
     """PyTorch's pooling_output_shape, including its ceil-mode correction.
 
-    With ceil mode the last window may hang over the end, but PyTorch drops a
-    window that would *start* inside the right padding:
-    ``if (out - 1) * stride >= size + pad: out -= 1``.
+    Floor mode: ``(size + 2*pad - extent) // stride + 1``. Ceil mode rounds up
+    instead, so the last window may hang over the end, but PyTorch then drops a
+    window that would start inside the right padding:
+    ``if (out - 1) * stride >= size + pad: out -= 1``. Counting window starts
+    ``t*stride`` directly, both limits are floors: ``t*stride <= span + stride - 1``
+    (ceil) and ``t*stride <= size + pad - 1`` (start inside the input or the left
+    padding); the second is the tighter one exactly when ``pad + stride > extent``,
+    a fact of the parameters alone, so the rule needs no case split on the size
+    (a chain of such pools stays a nest of floors, not of Piecewise expressions).
+    The two limits differ by less than one stride (pad <= extent / 2), which is
+    why PyTorch's single decrement is enough and the closed form equals it.
     """
-    span = size - kernel_extent(kernel, dilation) + 2 * pad
+    extent = kernel_extent(kernel, dilation)
+    span = size - extent + 2 * pad
     if not ceil:
         return span // stride + 1
-    out = ceildiv(span, stride) + 1
-    # (out - 1) * stride <= span + stride - 1, so the correction can only apply
-    # when pad + stride > extent; deciding that on the parameters keeps the
-    # symbolic formula free of a case split for every usual pooling layer.
-    if pad + stride <= kernel_extent(kernel, dilation):
-        return out
-    return select((out - 1) * stride >= size + pad, out - 1, out)
+    if pad + stride <= extent:
+        return ceildiv(span, stride) + 1
+    return (size + pad - 1) // stride + 1
+
+
+def pool_accepts(size, kernel, stride, pad, dilation, ceil):
+    """The condition PyTorch's pool2d_shape_check puts on the size: one output or more.
+
+    Floor mode needs the window to fit (``size + 2*pad >= extent``); ceil mode lets the
+    one window hang over the end by up to ``stride - 1``. The ceil-mode correction
+    never removes the first window (it starts at 0 < size + pad), so this linear
+    condition is exactly ``pool_out_size(...) >= 1``.
+    """
+    slack = stride - 1 if ceil else 0
+    return size + 2 * pad + slack >= kernel_extent(kernel, dilation)
 
 
 class _WindowPool(LayerKind):
@@ -53,14 +70,17 @@ class _WindowPool(LayerKind):
         sizes = []
         for axis, (size, (kernel, stride, pad, dilation)) in enumerate(
                 zip((height, width), self._windows(p, ins))):
-            extent = kernel_extent(kernel, dilation)
-            # PyTorch's pool2d_shape_check: pad <= kernel // 2 (the kernel, not its extent)
+            # PyTorch's pool2d_shape_check: pad <= kernel // 2 (the kernel, not its
+            # extent; pooling_output_shape's own pad <= extent // 2 then always holds)
             require(2 * pad <= kernel,
                     f"padding {pad} is more than half the kernel {kernel}",
                     "PyTorch rejects pooling padding larger than half the kernel")
-            require(size + 2 * pad >= extent,
+            overhang = f" and the ceil-mode overhang {stride - 1}" if p.ceil and stride > 1 \
+                else ""
+            require(pool_accepts(size, kernel, stride, pad, dilation, p.ceil),
                     f"input {'height' if axis == 0 else 'width'} {size} plus padding "
-                    f"2*{pad} is smaller than the pooling window {extent}",
+                    f"2*{pad}{overhang} is smaller than the pooling window "
+                    f"{kernel_extent(kernel, dilation)}",
                     "the spatial size collapses here: use a larger input")
             sizes.append(pool_out_size(size, kernel, stride, pad, dilation, p.ceil))
         return (channels, sizes[0], sizes[1])

@@ -1,9 +1,10 @@
 """Layers that move or mask data without arithmetic: flatten and dropout."""
 from __future__ import annotations
 
+from archcalc.errors import SpecError
 from archcalc.layers.arith import product
 from archcalc.layers.registry import LayerKind, Param, register
-from archcalc.layers.saved import dropout_mask
+from archcalc.layers.saved import Saved, dropout_mask
 
 
 @register
@@ -40,22 +41,48 @@ class Flatten(LayerKind):
         return nn.Flatten()
 
 
+def check_probability(value, name: str = "p") -> None:
+    """A dropout probability must lie in [0, 1] (``nn.Dropout`` raises otherwise, and
+    accepts NaN, which would train on NaN): refused at analysis, so `check` says it."""
+    if not (isinstance(value, (int, float)) and 0 <= value <= 1):
+        raise SpecError(f"dropout probability {name}={value!r} is not between 0 and 1",
+                        hint="a dropout probability is the fraction of elements zeroed, "
+                             "e.g. 0.5")
+
+
 @register
 class Dropout(LayerKind):
-    """Dropout (``nn.Dropout``). Identity at inference: 0 FLOPs, 0 activations."""
+    """Dropout (``nn.Dropout``). Identity at inference: 0 FLOPs, 0 activations.
+
+    In training (measured with ``saved_tensors_hooks``, as tests/test_plan.py does):
+    p = 0 returns the input itself and saves nothing; p = 1 multiplies by a zero
+    scalar, making a new tensor and saving that one-element zero; in between, a mask
+    (a dtype-sized noise tensor on the CPU, CUDA's bool mask, ``saved.MASK``).
+    """
 
     name = "dropout"
     summary = "dropout (identity at inference)"
     params = (Param("p", "float", 0.5),)
 
+    def output_shape(self, p, ins):
+        check_probability(p.p)
+        return ins[0]
+
     def activations(self, p, ins, out):
         return 0
 
     def saved(self, p, ins, out):
+        if p.p == 0:
+            return ()
+        if p.p == 1:
+            # PyTorch's _dropout_impl: input * zeros({}), whose backward keeps the zero
+            return (Saved("internal", 1, None, per_sample=False),)
         return (dropout_mask(product(out)),)
 
     def shares_input(self, p, ins, out, training):
-        return not training  # the identity at inference; a new, masked tensor in training
+        # the identity at inference and, with p = 0, in training too; otherwise a new
+        # (masked or zeroed) tensor in training
+        return not training or p.p == 0
 
     def build(self, p, ins, out):
         from torch import nn

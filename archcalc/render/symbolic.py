@@ -26,17 +26,27 @@ def unique_conditions(result) -> list:
 
 
 def validity(result) -> dict:
-    from archcalc.analysis.symbolic import size_classes, smallest_square_side
+    """The smallest square input (the exact search of analysis/limits.py, among the sides
+    the assumptions allow) and the size forms that keep the arithmetic exact; the forms
+    only when the input has spatial symbols, since they describe formulas of them."""
+    from archcalc.analysis.symbolic import size_classes, square_spatial_symbols
 
-    smallest = smallest_square_side(result)
-    classes = size_classes(result, smallest or 1)
+    search = result.smallest_search()
+    smallest = search.side if search is not None else None
     channels = result.report.input[0]
-    return {
+    facts = {
         "smallest_square_side": smallest,
         "smallest_input": f"{channels}x{smallest}x{smallest}" if smallest else None,
-        "polynomial_sizes": _form(classes["polynomial"]),
-        "no_rounding_sizes": _form(classes["no_rounding"]),
+        "smallest_note": search.describe(channels) if search is not None and not smallest
+        else None,
+        "polynomial_sizes": None,
+        "no_rounding_sizes": None,
     }
+    if square_spatial_symbols(result):
+        classes = size_classes(result, smallest or 1)
+        facts["polynomial_sizes"] = _form(classes["polynomial"])
+        facts["no_rounding_sizes"] = _form(classes["no_rounding"])
+    return facts
 
 
 def _form(pair) -> str | None:
@@ -101,10 +111,16 @@ def _caption(result) -> str:
         lines.append("no layer puts a condition on the input size")
     if facts["smallest_input"]:
         lines.append(f"smallest square input: {facts['smallest_input']}")
+    elif facts["smallest_note"]:
+        lines.append(facts["smallest_note"])
     if facts["polynomial_sizes"]:
-        lines.append(f"sizes of the form {facts['polynomial_sizes']} make every output size "
-                     "a polynomial (no floor)")
+        lines.append(f"{_sizes(facts['polynomial_sizes'])} every output size a polynomial "
+                     "(no floor)")
     if facts["no_rounding_sizes"]:
-        lines.append(f"sizes of the form {facts['no_rounding_sizes']} make every division "
-                     "exact (no rounding)")
+        lines.append(f"{_sizes(facts['no_rounding_sizes'])} every division exact "
+                     "(no rounding)")
     return "\n".join(lines)
+
+
+def _sizes(form: str) -> str:
+    return "every size makes" if form == "any size" else f"sizes of the form {form} make"
