@@ -99,15 +99,18 @@ def iterate(split, batches, device, workers: int = 0):
         for images, labels in loader:
             yield images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
     except ArchcalcError as exc:
+        if WORKER_MARKER not in exc.message:
+            raise
         raise ArchcalcError(from_worker(exc.message)) from None
+
+
+WORKER_MARKER = "ArchcalcError: error: "
 
 
 def from_worker(message: str) -> str:
     """A DataLoader worker's ArchcalcError comes back as ``ArchcalcError(message=...)``
     whose message is the worker's whole traceback; keep the error's own text."""
-    marker = "ArchcalcError: error: "
-    return message[message.rindex(marker) + len(marker):].rstrip() if marker in message \
-        else message
+    return message[message.rindex(WORKER_MARKER) + len(WORKER_MARKER):].rstrip()
 
 
 def keep_on_device(split, device):
