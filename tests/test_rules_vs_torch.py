@@ -100,3 +100,114 @@ def test_adaptive_pool_flops_are_the_window_sums(height, width, out_h, out_w):
             cols = math.ceil((j + 1) * width / out_w) - (j * width) // out_w
             windows += rows * cols
     assert kind.flops(params, [(1, height, width)], out) == windows
+
+
+# --- acceptance: archcalc refuses exactly the shapes PyTorch refuses ----------------------
+
+def torch_verdict(layer, height: int, width: int, channels: int = 2, grad: bool = False):
+    """torch's output shape (C, H, W), or None when the call raises: PyTorch's own
+    acceptance, the oracle (with ``grad`` max pooling runs max_pool2d_with_indices)."""
+    x = torch.zeros(1, channels, height, width, requires_grad=grad)
+    try:
+        return tuple(layer(x).shape[1:])
+    except RuntimeError:
+        return None
+
+
+def archcalc_verdict(kind_name: str, params: dict, in_shape):
+    try:
+        return shape_of(kind_name, params, in_shape)
+    except ShapeError:
+        return None
+
+
+@st.composite
+def pool_axis(draw, dilated: bool):
+    """One axis of a pooling window with an input size drawn around the smallest one
+    PyTorch could accept, so both verdicts occur: padding up to one past half the
+    kernel (PyTorch's limit), and sides from below the ceil-mode threshold
+    (size + 2*pad + stride - 1 >= extent) to well above the floor-mode one."""
+    kernel = draw(st.integers(1, 7))
+    dilation = draw(st.integers(1, 3)) if dilated else 1
+    extent = dilation * (kernel - 1) + 1
+    stride = draw(st.integers(1, 4))
+    pad = draw(st.integers(0, kernel // 2 + 1))
+    lowest = extent - 2 * pad - (stride - 1)
+    size = draw(st.integers(max(1, lowest - 3), max(1, lowest) + 12))
+    return kernel, stride, pad, dilation, size
+
+
+@settings(max_examples=400, deadline=None)
+@given(pool_axis(dilated=True), pool_axis(dilated=True), st.booleans(), st.booleans())
+def test_maxpool_accepts_exactly_what_torch_accepts(rows, cols, ceil, grad):
+    (kh, sh, ph, dh, height), (kw, sw, pw, dw, width) = rows, cols
+    params = {"kernel": (kh, kw), "stride": (sh, sw), "pad": (ph, pw), "dilation": (dh, dw),
+              "ceil": ceil, "global": False}
+    try:
+        layer = nn.MaxPool2d((kh, kw), (sh, sw), (ph, pw), (dh, dw), ceil_mode=ceil)
+    except (RuntimeError, ValueError):
+        layer = None
+    theirs = torch_verdict(layer, height, width, grad=grad) if layer else None
+    assert archcalc_verdict("maxpool", params, (2, height, width)) == theirs
+
+
+@settings(max_examples=400, deadline=None)
+@given(pool_axis(dilated=False), pool_axis(dilated=False), st.booleans(), st.booleans())
+def test_avgpool_accepts_exactly_what_torch_accepts(rows, cols, ceil, include_pad):
+    (kh, sh, ph, _, height), (kw, sw, pw, _, width) = rows, cols
+    params = {"kernel": (kh, kw), "stride": (sh, sw), "pad": (ph, pw), "ceil": ceil,
+              "global": False, "count_include_pad": include_pad}
+    layer = nn.AvgPool2d((kh, kw), (sh, sw), (ph, pw), ceil_mode=ceil,
+                         count_include_pad=include_pad)
+    theirs = torch_verdict(layer, height, width)
+    assert archcalc_verdict("avgpool", params, (2, height, width)) == theirs
+
+
+@st.composite
+def conv_axis(draw):
+    """A conv axis with the input drawn around the smallest PyTorch accepts
+    (size + 2*pad >= extent; a conv has no ceil mode and no limit on padding)."""
+    kernel = draw(st.integers(1, 7))
+    dilation = draw(st.integers(1, 3))
+    extent = dilation * (kernel - 1) + 1
+    stride = draw(st.integers(1, 4))
+    pad = draw(st.integers(0, 4))
+    lowest = extent - 2 * pad
+    size = draw(st.integers(max(1, lowest - 3), max(1, lowest) + 12))
+    return kernel, stride, pad, dilation, size
+
+
+@settings(max_examples=300, deadline=None)
+@given(conv_axis(), conv_axis(), st.integers(1, 3))
+def test_conv_accepts_exactly_what_torch_accepts(rows, cols, groups):
+    (kh, sh, ph, dh, height), (kw, sw, pw, dw, width) = rows, cols
+    channels = 2 * groups
+    params = dict(out=groups, kernel=(kh, kw), stride=(sh, sw), pad=(ph, pw),
+                  dilation=(dh, dw), groups=groups, bias=True, bn=False, act="none",
+                  order="post")
+    layer = nn.Conv2d(channels, groups, (kh, kw), (sh, sw), (ph, pw), (dh, dw), groups)
+    theirs = torch_verdict(layer, height, width, channels)
+    assert archcalc_verdict("conv", params, (channels, height, width)) == theirs
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(1, 12), st.integers(1, 12))
+def test_adaptive_avgpool_accepts_exactly_what_torch_accepts(height, width, out_h, out_w):
+    # PyTorch takes any non-empty input, also smaller than the output (windows repeat)
+    layer = nn.AdaptiveAvgPool2d((out_h, out_w))
+    theirs = torch_verdict(layer, height, width)
+    assert archcalc_verdict("adaptive_avgpool", {"size": (out_h, out_w)}, (2, height, width)) \
+        == theirs
+
+
+@pytest.mark.parametrize("kind_name", ["maxpool", "avgpool"])
+def test_ceil_mode_window_may_hang_over_the_end(kind_name):
+    # By hand: 3x3/2 ceil on 2 pixels: ceil((2 - 3)/2) + 1 = 1 window, starting at 0
+    # inside the input, its third column past the end; floor mode has none.
+    params = {"kernel": (3, 3), "stride": (2, 2), "pad": (0, 0), "global": False,
+              "count_include_pad": True, "dilation": (1, 1)}
+    assert shape_of(kind_name, {**params, "ceil": True}, (1, 2, 2)) == (1, 1, 1)
+    with pytest.raises(ShapeError, match="ceil-mode overhang 1"):
+        shape_of(kind_name, {**params, "ceil": True}, (1, 1, 1))
+    with pytest.raises(ShapeError):
+        shape_of(kind_name, {**params, "ceil": False}, (1, 2, 2))
