@@ -4,10 +4,13 @@ Counting checks cannot see a module that computes the wrong thing with the right
 shapes, such as an in-place ReLU that overwrites a tensor another path still returns.
 So ``verify`` also checks, on one random input:
 
-- **outputs**: the built module in eval mode equals the same module with every
-  in-place flag turned off (the same operations in the same precision, so only an
-  in-place write can make them differ); a difference names the first node whose
-  output differs (forward hooks on both runs);
+- **outputs**: the built module equals the same module with every in-place flag
+  turned off, on the same input with the same random seed (the same operations in the
+  same precision, so only an in-place write can make them differ); a difference names
+  the first node whose output differs (forward hooks on both runs). Both run in
+  training mode without autograd: BatchNorm then normalises with the batch's own
+  statistics, which keeps a 1,001-layer network finite (its fresh running statistics
+  would let the values overflow to NaN), and the seed gives dropout the same masks;
 - **input**: the caller's tensor is unchanged after the forward pass;
 - **in-place hazards** (a training-mode forward pass under a dispatch mode): no
   in-place operation overwrites the network input, a value another operation has read,
@@ -17,28 +20,18 @@ So ``verify`` also checks, on one random input:
 """
 from __future__ import annotations
 
-import copy
 from contextlib import contextmanager
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-# The same operations on the same weights: in-place and out-of-place ReLUs give the same
-# bits, so any difference is a real change in what is computed. float32, because turning
-# VGG16's 138M weights to float64 and back costs 3.6 s of a 10 s check (measured).
-VALUE_DTYPE = torch.float32
+# The same operations on the same weights in float32: in-place and out-of-place ReLUs
+# give the same bits, so any difference is a real change in what is computed. (float64
+# would add nothing but cost: turning VGG16's 138M weights to float64 and back took
+# 3.6 s of a 10 s check, measured.)
 OUTPUT_CHECK = "output values (against in-place off)"
 TOLERANCE = 1e-6  # relative to the largest reference value (measured difference: 0.0)
-
-
-def without_in_place(model):
-    """A deep copy of ``model`` whose every module runs out of place."""
-    reference = copy.deepcopy(model)
-    for module in reference.modules():
-        if getattr(module, "inplace", False):
-            module.inplace = False
-    return reference
 
 
 @contextmanager
@@ -56,14 +49,34 @@ def out_of_place(model):
 
 
 def _difference(got, expected) -> float:
-    return float((got - expected).abs().max()) if got.numel() else 0.0
+    finite = torch.isfinite(expected)
+    if got.shape != expected.shape or not torch.equal(finite, torch.isfinite(got)):
+        return float("inf")
+    odd_got, odd_expected = got[~finite], expected[~finite]  # the same NaNs and infinities
+    if not torch.equal(odd_got.isnan(), odd_expected.isnan()) or \
+            not torch.equal(odd_got.nan_to_num(0.0), odd_expected.nan_to_num(0.0)):
+        return float("inf")
+    return float((got[finite] - expected[finite]).abs().max()) if finite.any() else 0.0
 
 
 def _agrees(got, expected) -> bool:
-    if got.shape != expected.shape:
-        return False
-    scale = max(1.0, float(expected.abs().max())) if expected.numel() else 1.0
+    finite = expected[torch.isfinite(expected)]
+    scale = max(1.0, float(finite.abs().max())) if finite.numel() else 1.0
     return _difference(got, expected) <= TOLERANCE * scale
+
+
+def batch_for(model) -> int:
+    """2 where BatchNorm in training mode needs more than one value per channel, else 1."""
+    normalised = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                     for m in model.modules())
+    return 2 if normalised else 1
+
+
+def _run(model, example, seed: int):
+    """One forward pass without autograd on a copy of ``example``, dropout seeded."""
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
+        return model(example.clone())
 
 
 @contextmanager
@@ -82,15 +95,14 @@ def _recorded(model, paths, into: dict):
             handle.remove()
 
 
-def first_difference(model, paths, example) -> str:
+def first_difference(model, paths, example, seed: int = 0) -> str:
     """The first node (in execution order) whose output differs between ``model`` as
     built and with every in-place flag off."""
     got, expected = {}, {}
-    with torch.no_grad():
-        with _recorded(model, paths, got):
-            model(example.clone())
-        with out_of_place(model), _recorded(model, paths, expected):
-            model(example.clone())
+    with _recorded(model, paths, got):
+        _run(model, example, seed)
+    with out_of_place(model), _recorded(model, paths, expected):
+        _run(model, example, seed)
     for path in paths:
         if path in got and path in expected and not _agrees(got[path], expected[path]):
             return path
@@ -198,26 +210,26 @@ def value_checks(model, paths, input_shape, seed: int = 0):
     from archcalc.verify.compare import Check
 
     paths = list(paths)
+    model = model.train()
     generator = torch.Generator().manual_seed(seed)
-    example = torch.randn(1, *input_shape, generator=generator, dtype=VALUE_DTYPE)
-    checks = []
-    model = model.eval().to(VALUE_DTYPE)
+    example = torch.randn(batch_for(model), *input_shape, generator=generator)
     given = example.clone()
-    with torch.no_grad():
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
         got = model(given)
-        with out_of_place(model):
-            expected = model(example.clone())
+    with out_of_place(model):
+        expected = _run(model, example, seed)
     unchanged = torch.equal(given, example)
-    checks.append(Check("input", "input unchanged by the forward pass", "unchanged",
-                        "unchanged" if unchanged else "overwritten",
-                        "ok" if unchanged else "mismatch"))
+    checks = [Check("input", "input unchanged by the forward pass", "unchanged",
+                    "unchanged" if unchanged else "overwritten",
+                    "ok" if unchanged else "mismatch")]
     if _agrees(got, expected):
         checks.append(Check("output", OUTPUT_CHECK, "equal", "equal", "ok"))
     else:
-        node = first_difference(model, paths, example)
+        node = first_difference(model, paths, example, seed)
         checks.append(Check(node, OUTPUT_CHECK, "equal",
                             f"differs by {_difference(got, expected):.3g}", "mismatch"))
-    checks.extend(training_checks(model.float().train(), paths, input_shape, seed))
+    checks.extend(training_checks(model, paths, input_shape, seed))
     return checks
 
 
@@ -226,10 +238,8 @@ def training_checks(model, paths, input_shape, seed: int = 0):
     runs. Batch 2 where BatchNorm needs more than one value per channel, else 1."""
     from archcalc.verify.compare import Check
 
-    normalised = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-                     for m in model.modules())
     generator = torch.Generator().manual_seed(seed)
-    example = torch.randn(2 if normalised else 1, *input_shape, generator=generator)
+    example = torch.randn(batch_for(model), *input_shape, generator=generator)
     checks = []
     with watching(model, example) as watch:
         model(example)
