@@ -8,6 +8,7 @@ from archcalc.spec import catalog
 from archcalc.spec.bounds import MAX_SPATIAL
 from archcalc.spec.expand import REQUIRED_ARG, Expander, Template
 from archcalc.spec.model import Spec
+from archcalc.spec.names import check_module_names
 from archcalc.spec.paper import check_paper
 from archcalc.spec.yamlsource import MAX_SPEC_BYTES, YamlMap, check_size, location_of, read_yaml
 
@@ -109,6 +110,7 @@ def parse_spec(text: str, filename: str, input_shape=None) -> Spec:
                         "e.g. `torchvision: resnet50`", where=document.where_of("torchvision"))
     root = Sequence("", tuple(children), document.where_of("layers"))
     check_paper(document, root)  # published figures (`paper:`), see spec/paper.py
+    check_module_names(root)  # names a built module can register, see spec/names.py
     return Spec(name=name, source=str(document.get("source", "")), input=shape,
                 torchvision=torchvision, root=root, file=filename,
                 title=str(document.get("title", "")), expect=read_file_expect(document),
