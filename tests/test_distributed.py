@@ -52,3 +52,28 @@ def test_two_gloo_ranks_match_one_process_on_the_global_batch(tmp_path):
     # the runner wrote once, from rank 0
     assert (distributed / "run" / "last.pt").exists()
     assert len((distributed / "run" / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+def test_ranks_on_one_machine_share_its_cores(tmp_path):
+    """Two ranks started without torchrun (which would set OMP_NUM_THREADS=1 itself) and
+    without OMP_NUM_THREADS: each trains with cores // 2 threads, not one per core."""
+    from archcalc.train.threads import available_cores
+
+    port = free_port()
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("OMP_NUM_THREADS", "RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    environment.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2",
+                       LOCAL_WORLD_SIZE="2", PYTHONUNBUFFERED="1")
+    ranks = [subprocess.Popen([sys.executable, str(HELPER), str(tmp_path), "8", "1"],
+                              env={**environment, "RANK": str(r), "LOCAL_RANK": str(r)},
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) for r in (0, 1)]
+    try:
+        outputs = [rank.communicate(timeout=240)[0] for rank in ranks]
+    finally:
+        for rank in ranks:
+            rank.kill()
+    assert [rank.returncode for rank in ranks] == [0, 0], "\n".join(outputs)[-3000:]
+    expected = max(1, available_cores() // 2)
+    for r in (0, 1):
+        assert torch.load(tmp_path / f"rank{r}.pt", weights_only=True)["threads"] == expected

@@ -1,6 +1,6 @@
 """Run by tests/test_distributed.py, under torchrun or alone: train lenet5 for a few
-steps and save this process's final weights to OUT/rank<R>.pt (the runner itself
-writes its files from rank 0 only)."""
+steps and save this process's final weights and torch thread count to OUT/rank<R>.pt
+(the runner itself writes its files from rank 0 only)."""
 import os
 import sys
 
@@ -16,4 +16,5 @@ config = TrainConfig(spec="lenet5", data="digits", max_steps=steps, epochs=1,
 result = train(config)
 rank = int(os.environ.get("RANK", "0"))
 torch.save({"status": result.status, "steps": result.steps,
+            "threads": torch.get_num_threads(),
             "weights": result.model.state_dict()}, os.path.join(out, f"rank{rank}.pt"))
