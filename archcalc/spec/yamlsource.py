@@ -153,16 +153,56 @@ def _construct_list(loader: _SpecLoader, node):
     result.extend(loader.construct_object(item, deep=True) for item in node.value)
 
 
+_INT_FORMS = ((re.compile(r"[-+]?[0-9]+"), 10), (re.compile(r"0x[0-9a-fA-F]+"), 16),
+              (re.compile(r"0o[0-7]+"), 8))
+
+
 def _construct_int(loader: _SpecLoader, node):
-    digits = node.value.replace("_", "").lstrip("+-")
+    """A YAML 1.2 integer: PyYAML's own constructor follows YAML 1.1, where ``017`` is
+    octal 15 and ``09`` raises a ValueError; here ``017`` is 17, as the resolver says."""
+    text = node.value.strip()
+    digits = text.lstrip("+-")
     if len(digits) > MAX_INT_DIGITS:
-        raise SpecError(f"the number {shown(node.value, 30)} has {len(digits):,} digits, more "
+        raise SpecError(f"the number {shown(text, 30)} has {len(digits):,} digits, more "
                         f"than the {MAX_INT_DIGITS} this tool reads", where=loader.where(node),
                         hint="no layer size, count or figure needs a number that large")
-    return loader.construct_yaml_int(node)
+    for form, base in _INT_FORMS:
+        if form.fullmatch(text):
+            return int(text if base == 10 else text[2:], base)
+    raise SpecError(f"{shown(text)} is not a YAML 1.2 integer", where=loader.where(node),
+                    hint="write digits, 0x... or 0o...")
+
+
+def _checked(construct, what: str, hint: str):
+    """PyYAML's scalar constructor, its own failures on an explicit tag (``!!float ''``:
+    IndexError, ``!!bool maybe``: KeyError) turned into a SpecError at the value."""
+
+    def construct_checked(loader: _SpecLoader, node):
+        try:
+            return construct(loader, node)
+        except (ValueError, IndexError, KeyError, TypeError):
+            raise SpecError(f"{shown(node.value)} is not {what}", where=loader.where(node),
+                            hint=hint) from None
+
+    return construct_checked
+
+
+def _refuse(loader: _SpecLoader, node):
+    raise SpecError(f"unsupported YAML value: the tag {shown(node.tag)}",
+                    where=loader.where(node),
+                    hint="specs use plain YAML values: numbers, strings, true/false, lists "
+                         "and mappings")
 
 
 _SpecLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_SpecLoader.add_constructor("tag:yaml.org,2002:float", _checked(
+    yaml.constructor.SafeConstructor.construct_yaml_float, "a number",
+    "write a number such as 1e-4 or 0.5"))
+_SpecLoader.add_constructor("tag:yaml.org,2002:bool", _checked(
+    yaml.constructor.SafeConstructor.construct_yaml_bool, "true or false",
+    "specs read YAML 1.2: write true or false"))
+for _tag in ("binary", "timestamp", "set", "omap", "pairs"):
+    _SpecLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse)
 _SpecLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _SpecLoader.add_constructor("tag:yaml.org,2002:seq", _construct_list)
 
