@@ -197,3 +197,51 @@ def test_random_specs_match_pytorch(document):
         saved_tensor_bytes(model, example)
     assert plan(spec, batch=2).inference_activation_peak_bytes == \
         inference_peak_bytes(model.eval(), example)
+
+
+DROPOUT_SPEC = """archcalc: 1
+name: dropout_{name}
+input: [2, 8, 8]
+layers:
+  - conv: {{out: 3, kernel: 3}}
+  - dropout: {{p: {p}}}
+  - conv: {{out: 4, kernel: 1}}
+"""
+
+
+@pytest.mark.parametrize("probability", [0.0, 0.3, 1.0])
+def test_dropout_saves_what_pytorch_saves_in_training(probability):
+    # Measured: p = 0 returns the input itself (nothing saved, no new tensor); p = 1
+    # multiplies by a zero scalar and keeps that one element; otherwise the CPU keeps a
+    # noise tensor of the input's size (CUDA a bool mask).
+    torch = pytest.importorskip("torch")
+    from archcalc.torchgraph.builder import build_module
+    from archcalc.verify.memory_ref import inference_peak_bytes, saved_tensor_bytes
+
+    spec = parse_spec(DROPOUT_SPEC.format(name=str(probability).replace(".", "_"),
+                                          p=probability), "dropout.yaml")
+    model = build_module(spec)
+    for batch in (1, 2, 3):
+        example = torch.randn(batch, *spec.input)
+        assert plan(spec, batch=batch, device="cpu").saved_activation_bytes == \
+            saved_tensor_bytes(model.train(), example), batch
+        assert plan(spec, batch=batch).inference_activation_peak_bytes == \
+            inference_peak_bytes(model.eval(), example), batch
+    image, feature = 2 * 8 * 8 * 4, 3 * 6 * 6 * 4  # fp32 bytes per image: 2x8x8, 3x6x6
+    # By hand, at batch 2: the first conv keeps the image, the second its input (the
+    # first conv's output itself when p = 0, else the dropout's new output); 0 < p < 1
+    # adds the noise tensor, p = 1 its 4-byte zero once per batch.
+    noise = feature if 0 < probability < 1 else 0
+    expected = 2 * (image + feature + noise) + (4 if probability == 1 else 0)
+    assert plan(spec, batch=2, device="cpu").saved_activation_bytes == expected
+
+
+@pytest.mark.parametrize("probability", [1.5, -0.1])
+def test_dropout_probability_outside_0_1_is_refused_by_check_and_build(run_cli, tmp_path,
+                                                                       probability):
+    path = tmp_path / "bad_dropout.yaml"
+    path.write_text(DROPOUT_SPEC.format(name="bad", p=probability))
+    for command in ("check", "build"):
+        result = run_cli(command, str(path))
+        assert result.exit_code == 2, result.output
+        assert f"dropout probability p={probability} is not between 0 and 1" in result.output

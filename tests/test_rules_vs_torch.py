@@ -35,14 +35,18 @@ def shape_of(kind_name: str, params: dict, in_shape):
     return tuple(kind.output_shape(Params(params), [in_shape]))
 
 
+def conv_params(groups, kernel, stride, pad, dilation) -> dict:
+    return {"out": groups, "kernel": kernel, "stride": stride, "pad": pad,
+            "dilation": dilation, "groups": groups, "bias": True, "bn": False, "act": "none",
+            "order": "post"}
+
+
 @settings(max_examples=150, deadline=None)
 @given(window(pool=False), window(pool=False), st.integers(1, 3))
 def test_conv_output_size_equals_torch(rows, cols, groups):
     (kh, sh, ph, dh, height), (kw, sw, pw, dw, width) = rows, cols
     channels = 2 * groups
-    params = dict(out=groups, kernel=(kh, kw), stride=(sh, sw), pad=(ph, pw),
-                  dilation=(dh, dw), groups=groups, bias=True, bn=False, act="none",
-                  order="post")
+    params = conv_params(groups, (kh, kw), (sh, sw), (ph, pw), (dh, dw))
     ours = shape_of("conv", params, (channels, height, width))
     layer = nn.Conv2d(channels, groups, (kh, kw), (sh, sw), (ph, pw), (dh, dw), groups)
     theirs = layer(torch.zeros(1, channels, height, width)).shape[1:]
@@ -182,9 +186,7 @@ def conv_axis(draw):
 def test_conv_accepts_exactly_what_torch_accepts(rows, cols, groups):
     (kh, sh, ph, dh, height), (kw, sw, pw, dw, width) = rows, cols
     channels = 2 * groups
-    params = dict(out=groups, kernel=(kh, kw), stride=(sh, sw), pad=(ph, pw),
-                  dilation=(dh, dw), groups=groups, bias=True, bn=False, act="none",
-                  order="post")
+    params = conv_params(groups, (kh, kw), (sh, sw), (ph, pw), (dh, dw))
     layer = nn.Conv2d(channels, groups, (kh, kw), (sh, sw), (ph, pw), (dh, dw), groups)
     theirs = torch_verdict(layer, height, width, channels)
     assert archcalc_verdict("conv", params, (channels, height, width)) == theirs
