@@ -12,13 +12,20 @@ def parse_input(text: str | None):
     """'3x224x224' -> (3, 224, 224); None stays None."""
     if text is None:
         return None
+    from archcalc.errors import shown
+    from archcalc.spec.bounds import MAX_CHANNELS, MAX_INT_DIGITS, MAX_SPATIAL
+
     parts = re.split(r"[x,×]", text.strip().lower())
-    try:
-        values = tuple(int(part) for part in parts)
+    try:  # the digit cap first: int() refuses 4,300 digits with a ValueError of its own
+        values = tuple(int(part) for part in parts if len(part) <= MAX_INT_DIGITS)
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not CxHxW, e.g. 3x224x224") from None
-    if len(values) not in (1, 3) or any(v < 1 for v in values):
-        raise click.BadParameter(f"{text!r} is not CxHxW with positive sizes, e.g. 3x224x224")
+        values = ()
+    if len(values) != len(parts) or len(values) not in (1, 3) or any(v < 1 for v in values):
+        raise click.BadParameter(f"{shown(text, 40)} is not CxHxW with positive sizes, "
+                                 "e.g. 3x224x224")
+    if values[0] > MAX_CHANNELS or any(v > MAX_SPATIAL for v in values[1:]):
+        raise click.BadParameter(f"{shown(text, 40)} is larger than this tool accepts: at most "
+                                 f"{MAX_CHANNELS:,} channels and {MAX_SPATIAL:,} pixels a side")
     return values
 
 

@@ -95,8 +95,8 @@ def parse_spec(text: str, filename: str, input_shape=None) -> Spec:
     name = document["name"]
     if not isinstance(name, str) or not name:
         raise SpecError("`name` must be a non-empty string", where=document.where_of("name"))
-    shape = tuple(input_shape) if input_shape is not None else \
-        read_input(document["input"], document.where_of("input"))
+    shape = read_input(list(input_shape), Location(filename)) if input_shape is not None \
+        else read_input(document["input"], document.where_of("input"))
     expander = Expander(filename, read_defaults(document), read_templates(document))
     root_items = document["layers"]
     children = expander.expand_items(root_items, document.where_of("layers"), "", {}, ())
