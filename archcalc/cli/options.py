@@ -13,7 +13,7 @@ def parse_input(text: str | None):
     if text is None:
         return None
     from archcalc.errors import shown
-    from archcalc.spec.bounds import MAX_CHANNELS, MAX_INT_DIGITS, MAX_SPATIAL
+    from archcalc.spec.bounds import MAX_INT_DIGITS, MAX_SPATIAL
 
     parts = re.split(r"[x,×]", text.strip().lower())
     try:  # the digit cap first: int() refuses 4,300 digits with a ValueError of its own
@@ -23,9 +23,9 @@ def parse_input(text: str | None):
     if len(values) != len(parts) or len(values) not in (1, 3) or any(v < 1 for v in values):
         raise click.BadParameter(f"{shown(text, 40)} is not CxHxW with positive sizes, "
                                  "e.g. 3x224x224")
-    if values[0] > MAX_CHANNELS or any(v > MAX_SPATIAL for v in values[1:]):
+    if any(v > MAX_SPATIAL for v in values):  # as a spec's `input:` (spec/loader.py)
         raise click.BadParameter(f"{shown(text, 40)} is larger than this tool accepts: at most "
-                                 f"{MAX_CHANNELS:,} channels and {MAX_SPATIAL:,} pixels a side")
+                                 f"{MAX_SPATIAL:,} for each of C, H and W")
     return values
 
 
