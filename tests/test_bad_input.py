@@ -227,3 +227,14 @@ def test_spec_given_by_path_keeps_the_path_the_user_typed(tmp_path):
     message = assert_one_error(*run_in_process("table", spec, "--input", "3x32x32")[::2],
                                file=str(spec))
     assert f"error: {spec}:27:5: in pool2: " in message
+
+
+def test_a_huge_value_quoted_in_a_message_is_clipped(tmp_path):
+    """An op name of 100,000 characters is quoted twice (node path and message): each
+    line stays readable rather than filling the terminal."""
+    path = tmp_path / "long.yaml"
+    path.write_text("archcalc: 1\nname: d\ninput: [3, 32, 32]\nlayers:\n  - " + "k" * 100_000
+                    + "\n")
+    code, _, stderr = run_in_process("check", path)
+    assert_one_error(code, stderr, "long.yaml")
+    assert len(stderr) < 1_200 and "characters)" in stderr

@@ -91,5 +91,11 @@ def print_text(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
+MAX_MESSAGE_LINE = 1000  # characters: a message quoting a 1 MB key must stay readable
+
+
 def error(message: str) -> None:
-    err().print(safe(message), style="red", soft_wrap=True)
+    lines = [line if len(line) <= MAX_MESSAGE_LINE else
+             f"{line[:MAX_MESSAGE_LINE - 40]} ... ({len(line):,} characters)"
+             for line in safe(message).split("\n")]
+    err().print("\n".join(lines), style="red", soft_wrap=True)
