@@ -2,6 +2,9 @@
 against the integer analysis, the concrete size search and hand arithmetic."""
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 import sympy
 import yaml
@@ -17,6 +20,7 @@ from archcalc.analysis.symbolic import (
     size_classes,
     symbol,
 )
+from archcalc.errors import ArchcalcError
 from archcalc.spec.catalog import bundled
 from archcalc.spec.loader import parse_spec
 from archcalc.testing import specs
@@ -105,8 +109,6 @@ def test_parse_shape_and_symbolic_batch(run_cli):
     assert parse_shape("3xHxW") == (3, H, W)
     result = run_cli("table", "vgg16", "--input", "3xHxH", "--batch", "N", "--format", "json")
     assert result.exit_code == 0, result.output
-    import json
-
     data = json.loads(result.output)
     assert set(data["totals"]["macs"]["free_symbols"]) == {"H", "N"}
     assert data["validity"]["smallest_input"] == "3x32x32"
@@ -123,3 +125,54 @@ def test_bad_assumption_is_a_clear_error(run_cli):
     result = run_cli("table", "resnet50", "--input", "3xHxW", "--assume", "Q%2==0")
     assert result.exit_code == 2
     assert "not a symbol of the input" in result.output
+
+
+@pytest.mark.parametrize("args", [["--batch", "B"], ["--input", "3xHxW", "--batch", "B"],
+                                  ["--input", "3xHxW"]])
+def test_vgg16_smallest_input_with_a_symbolic_batch(run_cli, args):
+    # vgg16 needs 32x32: five 2x2/2 floor-mode pools must each see at least 2 pixels
+    result = run_cli("table", "vgg16", *args, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["validity"]["smallest_input"] == "3x32x32"
+
+
+CHAINED_CEIL_POOLS = """archcalc: 1
+name: chained_ceil_pools
+input: [3, 64, 64]
+layers:
+""" + "  - maxpool: {kernel: 2, stride: 2, pad: 1, ceil: true}\n" * 5 + \
+    "  - maxpool: {kernel: 3, stride: 2, ceil: true}\n" * 3
+
+
+def test_chained_ceil_pools_are_analysed_in_bounded_time(run_cli, tmp_path):
+    # Five pools whose ceil-mode correction depends on the size (pad + stride > extent),
+    # then three that overhang: minutes of sympy before the closed form; the smallest
+    # input is checked against PyTorch itself.
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "chained.yaml"
+    path.write_text(CHAINED_CEIL_POOLS)
+    started = time.monotonic()
+    result = run_cli("table", str(path), "--input", "3xHxW", "--format", "json")
+    assert time.monotonic() - started < 15
+    assert result.exit_code == 0, result.output
+    side = json.loads(result.output)["validity"]["smallest_square_side"]
+    spec = load_spec(str(path))
+    assert side == limits.smallest_square_side(spec)
+    symbolic = analyze_symbolic(spec, (3, H, W))
+    assert first_side_meeting_conditions(symbolic) == side
+    pools = torch.nn.Sequential(
+        *[torch.nn.MaxPool2d(2, 2, 1, ceil_mode=True) for _ in range(5)],
+        *[torch.nn.MaxPool2d(3, 2, ceil_mode=True) for _ in range(3)])
+    assert pools(torch.zeros(1, 3, side, side)).shape[-1] >= 1
+    with pytest.raises(RuntimeError):
+        pools(torch.zeros(1, 3, side - 1, side - 1))
+    for size in range(side, side + 40):  # the formulas equal the integer rules
+        assert substituted(symbolic.report.output[1], size, size) == \
+            analyze(spec, (3, size, size)).output[1]
+
+
+def test_symbolic_work_is_bounded_with_a_clear_message():
+    with pytest.raises(ArchcalcError, match="did not finish within"):
+        analyze_symbolic(load_spec("densenet121"), (3, H, W), seconds=0.01)
+    result = analyze_symbolic(load_spec("alexnet"), (3, H, W))
+    assert size_classes(result, 67, seconds=0) == {"polynomial": None, "no_rounding": None}

@@ -153,6 +153,7 @@ class SymbolicResult:
     assumptions: Assumptions
     symbols: tuple
     spec: object = None
+    cache: dict = field(default_factory=dict, repr=False)  # derived facts, computed once
 
     def smallest_search(self):
         """The smallest square input the spec accepts among the sides the assumptions
@@ -163,10 +164,10 @@ class SymbolicResult:
         channels = self.report.input[0]
         if self.spec is None or len(self.report.input) != 3 or not isinstance(channels, int):
             return None
-        if not hasattr(self, "_smallest"):
-            self._smallest = search_smallest_square(self.spec, channels,
-                                                    allowed=self.assumptions.allows_side)
-        return self._smallest
+        if "smallest" not in self.cache:
+            self.cache["smallest"] = search_smallest_square(
+                self.spec, channels, allowed=self.assumptions.allows_side)
+        return self.cache["smallest"]
 
 
 class _Expired(BaseException):
@@ -249,16 +250,20 @@ def conditions_hold(result: SymbolicResult, side: int) -> bool | None:
     ``side``; None when a condition names another symbol (C, N) or there is no
     spatial symbol. The smallest input itself comes from analysis/limits.py: this
     evaluation is the independent check that the conditions say the same."""
-    spatial = square_spatial_symbols(result)
-    if not spatial:
-        return None
-    truths = []
-    for condition in result.conditions:
-        expr = condition.condition.subs({s: side for s in spatial})
-        if expr.free_symbols:
-            return None
-        truths.append(bool(expr))
-    return all(truths)
+    checks = _square_checks(result)
+    return None if checks is None else all(bool(check(side)) for check in checks)
+
+
+def _square_checks(result: SymbolicResult):
+    """The conditions as functions of one side (compiled once per result), or None."""
+    if "checks" not in result.cache:
+        spatial = square_spatial_symbols(result)
+        side_symbol = sympy.Symbol("side_", integer=True, positive=True)
+        exprs = [c.condition.subs({s: side_symbol for s in spatial}) for c in result.conditions]
+        usable = spatial and all(e.free_symbols <= {side_symbol} for e in exprs)
+        result.cache["checks"] = [sympy.lambdify(side_symbol, e, modules=["math"])
+                                  for e in exprs] if usable else None
+    return result.cache["checks"]
 
 
 def _floor_arguments(result: SymbolicResult, side_symbol):
