@@ -39,8 +39,8 @@ CIFAR_DAMAGES = [
     ("labels as text", batch(labels=b"0123"), "list of whole numbers"),
     ("fewer labels", batch(labels=[0, 1, 2]), "4 images but 3 labels"),
     ("float images", batch(data=np.zeros((4, 3072), np.float32)), "N x 3072 uint8 array"),
-    ("short rows", batch(data=np.zeros((4, 3071), np.uint8)), "N x 3072 uint8 array, got "
-                                                                "[4, 3071] uint8"),
+    ("short rows", batch(data=np.zeros((4, 3071), np.uint8)),
+     "N x 3072 uint8 array, got [4, 3071] uint8"),
     ("flat images", batch(data=np.zeros(3072, np.uint8)), "N x 3072 uint8 array"),
     ("no images", batch(data=np.zeros((0, 3072), np.uint8), labels=[]), "N x 3072 uint8"),
     ("object array", batch(data=np.array([object()] * 4)), "not a CIFAR-10 python batch"),
