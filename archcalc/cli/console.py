@@ -94,8 +94,14 @@ def print_text(text: str) -> None:
 MAX_MESSAGE_LINE = 1000  # characters: a message quoting a 1 MB key must stay readable
 
 
+def _clip(line: str) -> str:
+    """The start and the end of a long line (the reason is usually at the end)."""
+    if len(line) <= MAX_MESSAGE_LINE:
+        return line
+    head, tail = MAX_MESSAGE_LINE * 2 // 3, MAX_MESSAGE_LINE // 3 - 40
+    return f"{line[:head]} ...({len(line) - head - tail:,} characters cut)... {line[-tail:]}"
+
+
 def error(message: str) -> None:
-    lines = [line if len(line) <= MAX_MESSAGE_LINE else
-             f"{line[:MAX_MESSAGE_LINE - 40]} ... ({len(line):,} characters)"
-             for line in safe(message).split("\n")]
+    lines = [_clip(line) for line in safe(message).split("\n")]
     err().print("\n".join(lines), style="red", soft_wrap=True)

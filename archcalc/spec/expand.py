@@ -269,7 +269,7 @@ class Expander:
         if kind is None:
             options = [k for k, v in all_kinds().items() if v.arity == "one"]
             options += list(self.templates) + ["branch", "group"]
-            raise SpecError(f"unknown op {op!r}", where=where, node=path,
+            raise SpecError(f"unknown op {shown(op)}", where=where, node=path,
                             hint=did_you_mean(op, options) or
                             "run `archcalc kinds` to list the layer kinds")
         defaults = self.defaults.get(op, {})
