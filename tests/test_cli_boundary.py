@@ -60,6 +60,9 @@ def one_message(result, status: int, start: str) -> str:
      "error: cannot write the character '\\xe9' in the ascii encoding"),
     (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
      "error: a file is not valid utf-8 text"),
+    (ModuleNotFoundError("No module named 'optuna'", name="optuna.storages"),
+     "error: this command needs the Python package 'optuna', which is not installed\n"
+     "  hint: pip install 'archcalc[train]'"),
 ])
 def test_environment_failures_are_one_message_and_status_2(monkeypatch, fault, wanted):
     message = one_message(run_with_fault(monkeypatch, fault), 2, "error: ")

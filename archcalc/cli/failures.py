@@ -5,7 +5,8 @@ turns bad input into an ArchcalcError. What still reaches the top is one of two
 things, and the user sees one line either way, never a traceback:
 
 - the machine or the environment failing (out of memory, too deep a recursion, a
-  full disk, a file without permission, a terminal that cannot show a character):
+  full disk, a file without permission, a terminal that cannot show a character,
+  an optional package not installed):
   ``error: ...`` with a hint, exit status 2, like any other input the user can fix;
 - a bug in archcalc: ``internal error: ...`` asking for a report, exit status 1 (it
   is not the user's fault). ``ARCHCALC_DEBUG=1`` shows the traceback instead.
@@ -64,6 +65,11 @@ def describe(exc: BaseException) -> tuple[int, str]:
                                   f"{exc.start})\n  hint: check that the file is the one meant")
     if isinstance(exc, OSError):
         return ENVIRONMENT_EXIT, _os_message(exc)
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        package = exc.name.split(".")[0]
+        return ENVIRONMENT_EXIT, (f"error: this command needs the Python package "
+                                  f"{cell(package)!r}, which is not installed\n  hint: pip "
+                                  "install 'archcalc[train]' installs every optional package")
     text = cell(str(exc))[:200]
     return BUG_EXIT, (f"internal error: {type(exc).__name__}{': ' + text if text else ''} "
                       f"(please report; run with {DEBUG_VARIABLE}=1 for the traceback)")
