@@ -176,3 +176,17 @@ def test_symbolic_work_is_bounded_with_a_clear_message():
         analyze_symbolic(load_spec("densenet121"), (3, H, W), seconds=0.01)
     result = analyze_symbolic(load_spec("alexnet"), (3, H, W))
     assert size_classes(result, 67, seconds=0) == {"polynomial": None, "no_rounding": None}
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--input", "3x0xW"], "must be at least 1"),
+    (["--input", "3xHxW", "--batch", "0"], "must be at least 1"),
+    (["--input", "3x" + "9" * 5000 + "xW"], "more than 18 digits"),
+    (["--input", "3xHxW", "--batch", "9" * 5000], "more than 18 digits"),
+    (["--input", "3x70000xW"], "at most 65,536"),
+    (["--input", "3xH-1xW"], "neither a size nor a symbol"),
+])
+def test_bad_symbolic_sizes_are_one_clear_error(run_cli, args, message):
+    result = run_cli("table", "vgg16", *args)
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output

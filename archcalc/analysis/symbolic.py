@@ -38,18 +38,36 @@ def symbol(name: str) -> sympy.Symbol:
 
 
 def parse_dimension(text: str):
-    """'224' -> 224, 'H' -> Symbol H (a positive integer)."""
+    """'224' -> 224, 'H' -> Symbol H (a positive integer). Numbers are held to the
+    spec's digit cap (int() itself refuses 4,300 digits with a ValueError)."""
+    from archcalc.errors import shown
+    from archcalc.spec.bounds import MAX_INT_DIGITS
+
     text = text.strip()
     if text.isdigit():
+        if len(text) > MAX_INT_DIGITS:
+            raise ArchcalcError(f"size {shown(text, 40)} has more than {MAX_INT_DIGITS} digits",
+                                hint="sizes and batches are counts: 3x224x224, --batch 8")
+        if int(text) < 1:
+            raise ArchcalcError(f"size {text!r} must be at least 1",
+                                hint="sizes and batches are positive: 3x224x224, --batch 8")
         return int(text)
     if _NAME.match(text):
         return symbol(text)
-    raise ArchcalcError(f"{text!r} is neither a size nor a symbol name",
+    raise ArchcalcError(f"{shown(text, 40)} is neither a size nor a symbol name",
                         hint="write sizes like 3x224x224 or 3xHxW")
 
 
 def parse_shape(text: str) -> tuple:
-    return tuple(parse_dimension(part) for part in re.split(r"[x,×]", text.strip()))
+    """'3xHxW' -> (3, H, W); numbers at most the spec's MAX_SPATIAL, as `input:`."""
+    from archcalc.spec.bounds import MAX_SPATIAL
+
+    shape = tuple(parse_dimension(part) for part in re.split(r"[x,×]", text.strip()))
+    for value in shape:
+        if isinstance(value, int) and value > MAX_SPATIAL:
+            raise ArchcalcError(f"size {value:,} is larger than this tool accepts: at most "
+                                f"{MAX_SPATIAL:,} for each of C, H and W")
+    return shape
 
 
 def is_symbolic(values) -> bool:
