@@ -67,5 +67,8 @@ class ShapeError(SpecError):
 
 def shown(value, limit: int = 60) -> str:
     """``repr(value)`` cut to ``limit`` characters, for quoting bad input in a message."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        # repr of an int over 4,300 digits raises ValueError, and a long one is unreadable
+        return f"a number of {value.bit_length():,} bits"
     text = repr(value)
     return text if len(text) <= limit else text[:limit - 3] + "..."
