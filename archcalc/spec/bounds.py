@@ -30,8 +30,9 @@ MAX_SPATIAL = 1 << 16  # input side, kernel, stride, pad, dilation, window: 65,5
 
 # --- expansion (spec/expand.py) ---------------------------------------------------------
 MAX_REPEAT = 10_000
-MAX_NODES = 20_000  # 40x the largest zoo network; an explosion must fail fast
-# Items and repeat copies looked at while expanding, those a `when: false` drops too.
+MAX_NODES = 20_000  # 12x preact_resnet1001's 1,680 nodes; an explosion must fail fast
+# Items and repeat copies looked at while expanding, those a `when: false` drops too
+# (preact_resnet1001: 2,673).
 MAX_EXPANSION_ITEMS = 100_000
 MAX_TEMPLATE_DEPTH = 32
 MAX_NESTING = 50  # nodes inside nodes (branches, template calls, repeats)
