@@ -21,7 +21,7 @@ MAX_INT_DIGITS = 18
 # --- expressions (spec/expr.py) ---------------------------------------------------------
 MAX_EXPRESSION = 200  # characters: expressions are short, and parsing is recursive
 # Any intermediate numerator or denominator. Template arguments can multiply through
-# nested templates (`a: "$a*$a"` 30 levels deep squares 30 times: 2**30 digits).
+# nested templates (`a: "$a*$a"` 30 levels deep makes 3**(2**30): 500 million digits).
 MAX_EXPRESSION_VALUE = 1 << 62
 
 # --- layer parameters (spec/params.py, spec/expr.py ChannelExpr) ------------------------
@@ -36,6 +36,3 @@ MAX_NODES = 20_000  # 12x preact_resnet1001's 1,680 nodes; an explosion must fai
 MAX_EXPANSION_ITEMS = 100_000
 MAX_TEMPLATE_DEPTH = 32
 MAX_NESTING = 50  # nodes inside nodes (branches, template calls, repeats)
-
-# --- quoting bad input in a message (errors.shown) --------------------------------------
-MAX_QUOTED = 60  # characters of a bad value quoted back to the user
