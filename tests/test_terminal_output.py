@@ -139,3 +139,21 @@ def test_safe_escapes_exactly_the_unsafe_characters():
             assert printed == char, code
     assert safe("a\nb\tc") == "a\nb\tc" and cell("a\nb\tc") == "a\\nb\\tc"
     assert safe(safe("\x1b\ud800")) == safe("\x1b\ud800") == "\\x1b\\ud800"
+
+
+def test_text_built_directly_is_escaped_too():
+    """A rich Text made by code (it skips render_str) is escaped as it is written; a
+    style stays a style."""
+    import io
+
+    from rich.text import Text
+
+    from archcalc.cli import console
+
+    saved = sys.stdout
+    sys.stdout = buffer = io.StringIO()
+    try:
+        console.out().print(Text("a\x1b[31mb \ud800"), console.styled("ok\r", "green"))
+    finally:
+        sys.stdout = saved
+    assert buffer.getvalue() == "a\\x1b[31mb \\ud800 ok\\r\n"

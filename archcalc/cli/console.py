@@ -53,6 +53,20 @@ def _console(stderr: bool):
         def render_str(self, text, **options):
             return super().render_str(safe(text), **options)
 
+        def _render_buffer(self, buffer):
+            # The last line of defence, for a rich Text built directly (it never passes
+            # render_str): every segment that is text, not a cursor control of a progress
+            # display, is escaped just before it is written. A private method of rich
+            # (in every version since 10), so it is overridden only where it exists.
+            from rich.segment import Segment
+
+            return super()._render_buffer(
+                Segment(safe(text), style, control) if control is None else
+                Segment(text, style, control) for text, style, control in buffer)
+
+        if not hasattr(Console, "_render_buffer"):
+            del _render_buffer
+
         def on_broken_pipe(self):
             # rich exits 1 here; the CLI's boundary (cli/failures.py) decides instead,
             # so that every closed pipe ends the same way
