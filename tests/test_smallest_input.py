@@ -87,3 +87,19 @@ def test_search_is_bounded_and_says_so():
     assert stopped.side is None and stopped.timed_out and stopped.tried_up_to == 1
     assert "could not be derived" in stopped.describe(3)
     assert search_smallest_square(spec, allowed=lambda s: s % 48 == 0).side == 48
+
+
+@pytest.mark.parametrize("side", [15, 16, 17, 31, 33])
+def test_googlenet_torchvision_costs_at_small_sizes_equal_torchvision(side):
+    # Where the ceil-mode windows hang over the end, every output size must still be
+    # torchvision's: compare conv+linear MACs (FlopCounterMode: 2 per MAC).
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from archcalc import analyze
+
+    spec = load_spec("googlenet_torchvision")
+    model = reference_model(spec, side)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.zeros(1, 3, side, side))
+    assert 2 * analyze(spec, (3, side, side)).totals["macs"] == counter.get_total_flops()
