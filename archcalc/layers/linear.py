@@ -5,6 +5,7 @@ from archcalc.layers.arith import require
 from archcalc.layers.conv import ACTIVATIONS
 from archcalc.layers.registry import LayerKind, Param, register
 from archcalc.layers.saved import INPUT, OUTPUT, dropout_mask, internal
+from archcalc.layers.shape import check_probability
 
 
 @register
@@ -29,6 +30,7 @@ class Linear(LayerKind):
         shape = ins[0]
         require(len(shape) == 1, f"fc needs a flat input, got {list(shape)}",
                 "add `flatten` (or a global pool and `flatten`) before this layer")
+        check_probability(p.dropout, "dropout")  # nn.Dropout would raise at build
         return (p.out,)
 
     def param_count(self, p, ins, out):
