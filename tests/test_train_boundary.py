@@ -168,6 +168,14 @@ def test_resumed_checkpoint_that_does_not_fit_the_spec(run_cli, tmp_path):
     result = run_cli("build", spec, "--train", "--resume", out)
     assert result.exit_code == 2, result.output
     assert "the checkpoint does not fit this run" in result.output
+    # preprocessing for another number of channels
+    state = load_checkpoint(out / "last.pt")
+    state["preprocess"]["mean"] = torch.zeros(3, 1, 1)
+    torch.save(state, out / "last.pt")
+    result = run_cli("build", spec, "--train", "--resume", out)
+    assert result.exit_code == 2, result.output
+    assert f"error: {out / 'last.pt'}: the checkpoint's preprocessing is not valid for data " \
+           "with 1 channels" in result.output
 
 
 @pytest.fixture(scope="module")

@@ -136,9 +136,24 @@ class Preprocess:
                 "crop_pad": self.crop_pad, "flip": self.flip}
 
     @classmethod
-    def from_state(cls, state: dict) -> "Preprocess":
-        return cls(state["kind"], state["mean"], tuple(state["size"]), state["crop_pad"],
-                   state["flip"])
+    def from_state(cls, state: dict, channels: int, where=None) -> "Preprocess":
+        """The preprocessing saved in a checkpoint (``where``), checked against the
+        data's ``channels``: anything else is one error naming the file."""
+        try:
+            preprocess = cls(state["kind"], state["mean"], tuple(int(v) for v in state["size"]),
+                             int(state["crop_pad"]), bool(state["flip"]))
+            valid = preprocess.kind in ("channel", "image") and \
+                isinstance(preprocess.mean, torch.Tensor) and \
+                preprocess.mean.is_floating_point() and preprocess.mean.dim() == 3 and \
+                preprocess.mean.shape[0] == channels and len(preprocess.size) == 2 and \
+                min(preprocess.size) >= 1 and preprocess.crop_pad >= 0
+        except (TypeError, KeyError, ValueError, IndexError):
+            valid = False
+        if not valid:
+            raise ArchcalcError(f"the checkpoint's preprocessing is not valid for data with "
+                                f"{channels} channels", where=where,
+                                hint="it was written by another version, or edited")
+        return preprocess
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None):
         """Float batch at the training size; augmented when a generator is given."""

@@ -151,7 +151,7 @@ def _train(config: TrainConfig, on_epoch, display: Display, is_main_process: boo
         folder, refusal = distributed.broadcast_object((folder, refusal), dist_info)
     if refusal is not None:
         raise refusal
-    prepared = prepare(config, display, state["preprocess"] if state else None)
+    prepared = prepare(config, display, state["preprocess"] if state else None, checkpoint)
     files = RunFiles(folder, is_main_process, overwrite=config.overwrite and not config.resume)
     display.message(f"output: {files.folder}")
     checks, picked = [], None

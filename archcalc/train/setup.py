@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from archcalc.errors import ArchcalcError
+from archcalc.errors import ArchcalcError, Location
 from archcalc.train import plan
 from archcalc.train.config import TrainConfig
 from archcalc.train.display import Display
@@ -62,7 +62,9 @@ def determinism(config: TrainConfig):
         torch.backends.cudnn.benchmark = before[1]
 
 
-def prepare(config: TrainConfig, display: Display, preprocess_state=None) -> Prepared:
+def prepare(config: TrainConfig, display: Display, preprocess_state=None,
+            checkpoint=None) -> Prepared:
+    """``preprocess_state``: the preprocessing saved in ``checkpoint`` (a resumed run)."""
     from archcalc.spec.loader import load_spec
     from archcalc.torchgraph.builder import build_module
     from archcalc.train.adapt import adapt_spec, load_pretrained, spec_classes
@@ -102,7 +104,8 @@ def prepare(config: TrainConfig, display: Display, preprocess_state=None) -> Pre
     if channels_last:
         model.to(memory_format=torch.channels_last)
     if preprocess_state is not None:
-        preprocess = Preprocess.from_state(preprocess_state)
+        preprocess = Preprocess.from_state(preprocess_state, data.channels,
+                                           Location(str(checkpoint)) if checkpoint else None)
     else:
         preprocess = compute_preprocess(data.train, config.mean, size, config.augment,
                                         data.flip, config.workers)
