@@ -13,10 +13,13 @@ Every draw is valid by construction: each layer is drawn from what the
 current shape allows (kernels no larger than the padded input, groups that
 divide the channels, branches whose paths end in equal shapes), so nothing is
 filtered away. Drawn specs use conv (with groups, dilation, folded BN and
-activation), max/avg pooling with PyTorch's ceil mode, bn, relu, branches
-merged by add (identity, projection or zero-padding option-A shortcuts) and by
-concat (with identity paths), repeat with a first-copy override, a template,
-and odd input sizes such as 97x131.
+activation, post- or pre-activation order, pre with or without BN), max/avg
+pooling with PyTorch's ceil mode, bn, relu, tanh and sigmoid (two in a row
+included, so a ReLU may follow a tanh), branches merged by add (identity,
+projection or zero-padding option-A shortcuts; a main path that may start with
+a ReLU; a ReLU, tanh or no act after the sum) and by concat (with identity paths;
+paths that start with a conv, a ReLU or a pre-activation conv without BN), repeat
+with a first-copy override, a template, and odd input sizes such as 97x131.
 
 ``KIND_STRATEGIES`` has one strategy per registered layer kind (the registry
 contract test fails for a kind without one), and ``kind_examples(kind)`` draws
@@ -25,6 +28,11 @@ a small spec built around that kind.
 from __future__ import annotations
 
 from hypothesis import strategies as st
+
+ACTS = ("none", "relu", "tanh", "sigmoid")
+# What may follow any item: two activations in a row include a ReLU after a tanh or a
+# sigmoid (whose output autograd keeps, so that ReLU must not overwrite it).
+FOLLOWERS = ("bn", "relu", "tanh", "sigmoid")
 
 TEMPLATE = {
     "unit": {
@@ -64,7 +72,9 @@ def _conv(draw, shape):
     out = groups * draw(st.integers(1, max(1, 12 // groups)))
     args = {"out": out, "kernel": kernel, "stride": stride, "pad": pad,
             "dilation": dilation, "groups": groups, "bias": draw(st.booleans()),
-            "bn": draw(st.booleans()), "act": draw(st.sampled_from(["none", "relu"]))}
+            "bn": draw(st.booleans()), "act": draw(st.sampled_from(ACTS))}
+    if draw(st.booleans()):  # pre-activation (bn -> act -> conv), with or without BN
+        args["order"] = "pre"
     new = (out, _out_size(height, kernel, stride, pad, dilation),
            _out_size(width, kernel, stride, pad, dilation))
     return {"conv": args}, new
@@ -99,8 +109,11 @@ def _add_branch(draw, shape):
         shortcut = [{"conv": {"out": out, "kernel": 1, "stride": stride, "bias": False,
                               "bn": True}}]
     main = [_same_conv(draw, channels, out, stride), _same_conv(draw, out)]
+    if draw(st.booleans()):  # the main path starts with a ReLU on the shared input
+        main.insert(0, "relu")
     new = (out, (height - 1) // stride + 1, (width - 1) // stride + 1)
-    return {"branch": {"merge": "add", "act": "relu",
+    act = draw(st.sampled_from(["relu", "relu", "none", "tanh"]))
+    return {"branch": {"merge": "add", "act": act,
                        "paths": {"main": main, "shortcut": shortcut}}}, new
 
 
@@ -113,9 +126,21 @@ def _concat_branch(draw, shape):
         total += channels
     for index in range(draw(st.integers(1, 3))):
         out = draw(st.integers(1, 8))
-        paths[f"p{index}"] = [_same_conv(draw, channels, out)]
+        conv = _same_conv(draw, channels, out)
+        # how the path starts on the input all paths share: a conv, a ReLU layer (then
+        # a conv, or alone), or a pre-activation conv without BN (its ReLU comes first)
+        start = draw(st.sampled_from(["conv", "relu", "relu only", "pre"]))
+        if start == "relu only":
+            conv, out = None, channels
+        elif start == "pre":
+            conv["conv"].update(order="pre", bn=False, act="relu")
+        paths[f"p{index}"] = (["relu"] if start.startswith("relu") else []) + \
+            ([conv] if conv else [])
         total += out
-    return {"branch": {"merge": "concat", "paths": paths}}, (total, height, width)
+    body = {"merge": "concat", "paths": paths}
+    if draw(st.integers(0, 3)) == 0:
+        body["act"] = draw(st.sampled_from(["relu", "tanh"]))
+    return {"branch": body}, (total, height, width)
 
 
 @st.composite
@@ -129,7 +154,7 @@ def _repeat(draw, shape):
 
 @st.composite
 def _template_call(draw, shape):
-    channels, height, width = shape
+    _, height, width = shape
     kernel = draw(st.integers(1, min(3, height, width)))
     out = draw(st.integers(1, 8))
     return {"unit": {"out": out, "kernel": kernel}}, \
@@ -153,7 +178,7 @@ def specs(draw, max_layers: int = 6, head: bool | None = None, min_side: int = 8
         item, shape = draw(maker(shape))
         layers.append(item)
         if draw(st.integers(0, 4)) == 0:
-            layers.append(draw(st.sampled_from(["bn", "relu"])))
+            layers += draw(st.lists(st.sampled_from(FOLLOWERS), min_size=1, max_size=2))
     document = {"archcalc": 1, "name": "random", "source": "archcalc.testing.specs",
                 "input": [channels, height, width], "templates": TEMPLATE, "layers": layers}
     if head if head is not None else draw(st.booleans()):
@@ -233,7 +258,10 @@ def _activation(name):
     @st.composite
     def items(draw, shape):
         args = {"inplace": draw(st.booleans())} if name == "relu" else {}
-        return [{name: args}], shape
+        # what comes before: nothing (the caller's input), a layer whose output only
+        # this one reads (bn), or one that keeps its output for backward (tanh)
+        before = draw(st.sampled_from([[], [{"bn": {}}], ["tanh"]]))
+        return before + [{name: args}], shape
 
     return items
 

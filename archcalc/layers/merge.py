@@ -16,14 +16,15 @@ def merge_saved(p):
     return (OUTPUT,) if p.act != "none" else ()
 
 
-def merge_temporaries(p, ins, out, partial_sums: bool):
+def merge_temporaries(p, ins, out, adds: bool):
     """Tensors alive next to the merge's output: two partial sums meet from a third path
     (``result = result + other``), and an act that makes a new tensor (tanh, sigmoid, a
-    ReLU out of place) runs next to the merged one. A one-path add merges nothing: its
-    path's output is already held by the branch."""
+    ReLU out of place) runs next to the merged one: a concatenation is always new, a
+    one-path "sum" is its path's output, which the branch already holds."""
     new_act = p.act != "none" and not act_in_place(p)
-    several = partial_sums and len(ins) > 2 or len(ins) > 1 and new_act
-    return (internal(product(out)),) if several else ()
+    merged_is_new = len(ins) > 1 if adds else True
+    partial_sums = adds and len(ins) > 2
+    return (internal(product(out)),) if partial_sums or new_act and merged_is_new else ()
 
 
 def merge_activation(p):
@@ -61,7 +62,7 @@ class Add(LayerKind):
         return merge_saved(p)
 
     def inference_temporaries(self, p, ins, out):
-        return merge_temporaries(p, ins, out, partial_sums=True)
+        return merge_temporaries(p, ins, out, adds=True)
 
     def shares_input(self, p, ins, out, training):
         # one path: the "sum" is that path's output itself (an in-place act writes it)
@@ -106,7 +107,7 @@ class Concat(LayerKind):
         return merge_saved(p)
 
     def inference_temporaries(self, p, ins, out):
-        return merge_temporaries(p, ins, out, partial_sums=False)
+        return merge_temporaries(p, ins, out, adds=False)
 
     def build(self, p, ins, out):
         return merge_activation(p)

@@ -251,7 +251,8 @@ def training_checks(model, paths, input_shape, seed: int = 0):
     try:
         # a pass of its own: with saved-tensor hooks on, autograd leaves the check that a
         # saved tensor is unchanged to the hooks, so the watched pass cannot show it
-        model(example).float().sum().backward()
+        # the input needs a gradient too, so a model without parameters differentiates
+        model(example.clone().requires_grad_()).float().sum().backward()
         checks.append(Check("model", "backward (training mode)", "runs", "runs", "ok"))
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0][:200]
