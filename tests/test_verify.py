@@ -9,10 +9,10 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("fvcore")
 
-from archcalc import load_spec  # noqa: E402
-from archcalc.layers.registry import get_kind  # noqa: E402
-from archcalc.spec.catalog import bundled  # noqa: E402
-from archcalc.verify.compare import verify_spec  # noqa: E402
+from archcalc import load_spec
+from archcalc.layers.registry import get_kind
+from archcalc.spec.catalog import bundled
+from archcalc.verify.compare import verify_spec
 
 
 @pytest.mark.parametrize("name", list(bundled()))
@@ -46,3 +46,42 @@ def test_verify_catches_a_wrong_rule(run_cli, monkeypatch):
 def test_verify_needs_a_spec(run_cli):
     result = run_cli("verify")
     assert result.exit_code == 2
+
+
+CONCAT_RELU = """archcalc: 1
+name: concat_relu
+input: [3, 6, 6]
+layers:
+  - conv: {out: 3, kernel: 1}
+  - branch: {name: b, merge: concat, paths: {same: [], relu_path: [relu]}}
+"""
+
+
+def test_verify_compares_values_and_fails_on_an_unsafe_in_place_relu(run_cli, monkeypatch,
+                                                                     tmp_path):
+    path = tmp_path / "concat_relu.yaml"
+    path.write_text(CONCAT_RELU)
+    result = run_cli("verify", path)
+    assert result.exit_code == 0, result.output
+    assert "checks agree" in result.output
+    from archcalc.analysis import inplace
+
+    monkeypatch.setattr(inplace, "unsafe_writers", lambda root, calls: [])  # always in place
+    result = run_cli("verify", path, "--format", "json")
+    assert result.exit_code == 1
+    checks = json.loads(result.stdout)[str(path)]["checks"]
+    failed = [c for c in checks if c["status"] == "mismatch"]
+    assert [(c["node"], c["what"]) for c in failed] == \
+        [("b", "output values (against in-place off)")]
+
+
+def test_verify_reports_each_spec_as_it_finishes(run_cli):
+    result = run_cli("verify", "lenet5", "alexnet", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert set(json.loads(result.stdout)) == {"lenet5", "alexnet"}  # stdout: one document
+    progress = [line for line in result.stderr.splitlines() if line.startswith("[")]
+    assert [line.split()[:3] for line in progress] == \
+        [["[1/2]", "ok", "lenet5"], ["[2/2]", "ok", "alexnet"]]
+    result = run_cli("verify", "lenet5", "alexnet")
+    assert "ok lenet5:" in result.output and "(1/2, " in result.output
+    assert "2/2 specs verified" in result.output
