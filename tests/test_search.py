@@ -126,3 +126,31 @@ def test_bad_param_is_a_clear_error(run_cli, tmp_path, argument, message):
     result = run_cli("search", "lenet5", "--param", argument, "--out", tmp_path)
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_show_labels_each_stage_with_the_epochs_its_trials_ran(run_cli, tmp_path):
+    url = studies.storage_url(None, tmp_path)
+    for name, epochs in (("ep-coarse", 1), ("ep-fine", 3)):
+        studies.run_stage(url, studies.Stage(name.split("-")[1], name, SPACE, 2, epochs),
+                          FakeTraining(), seed=0)
+    result = run_cli("search", "--show", "--storage", url, "--study", "ep", "--out", tmp_path,
+                     "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert [(s["name"], s["epochs"]) for s in json.loads(result.output)["stages"]] == \
+        [("coarse", 1), ("fine", 3)]
+
+
+def test_values_print_as_written_never_as_markup_or_emoji(run_cli, tmp_path, wide_console):
+    # The best lr sits at the top of 1e-3..1: the warning suggests lr=0.001:100:log, and
+    # rich would otherwise print ":100:" as an emoji; a study name that looks like markup
+    # must print as written.
+    url = studies.storage_url(None, tmp_path)
+    name = "[red]x[/red]:100:"
+    studies.open_study(url, name).enqueue_trial({"lr": 0.95})
+    studies.run_stage(url, studies.Stage("fine", name, (ParamRange("lr", 1e-3, 1.0, True),), 1,
+                                         1), FakeTraining(), seed=0)
+    result = run_cli("search", "--show", "--storage", url, "--study", name, "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "--param lr=0.001:100:log" in result.output
+    assert f"search stage: {name}" in result.output
+    assert "\U0001f4af" not in result.output  # the :100: emoji

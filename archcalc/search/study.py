@@ -30,9 +30,9 @@ from archcalc.search.space import sample
 from archcalc.search.store import open_storage, storage_url, store_errors  # noqa: F401
 
 FINISHED = ("COMPLETE", "PRUNED")
-CLAIMED = FINISHED + ("RUNNING", "WAITING")
+CLAIMED = FINISHED + ("RUNNING",)  # a WAITING (enqueued) trial is taken by the next ask
 MARK = "archcalc"   # user attribute set on every trial this module starts
-POLL_SECONDS = 2.0  # how often a process waiting for others' trials looks again
+POLL_SECONDS = 1.0  # how often a process waiting for others' trials looks again
 
 
 def open_study(url: str, name: str, seed: int | None = None, create: bool = True):
