@@ -104,8 +104,9 @@ def store_errors(url: str, opening: bool = False):
         driver = f" {exc.name!r}" if exc.name else ""
         raise ArchcalcError(f"cannot open the store {shown_url(url)}: its database driver"
                             f"{driver} is not installed",
-                            hint="for PostgreSQL: pip install 'archcalc[postgres]'; for "
-                                 "another database, its SQLAlchemy driver") from None
+                            hint="for PostgreSQL: pip install 'archcalc[postgres]' and "
+                                 "write postgresql+psycopg://...; for another database, "
+                                 "its SQLAlchemy driver") from None
     except (sqlalchemy.exc.SQLAlchemyError, StorageInternalError) as exc:
         reason = _reason(exc)
         raise ArchcalcError(f"the store {shown_url(url)} failed: {reason}",
