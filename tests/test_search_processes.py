@@ -108,6 +108,9 @@ def test_a_resumed_search_draws_new_values_and_the_seed_reproduces_the_study(tmp
     # the draws follow from (seed, trial number) alone: one search of 6 draws the same
     studies.run_stage(whole, studies.Stage("fine", "s", SPACE, 6, 1), fake_training, seed=7)
     assert draws(counted(whole, "s")) == after
+    # ...and the study: a new study with the same seed explores new points
+    studies.run_stage(whole, studies.Stage("fine", "t", SPACE, 6, 1), fake_training, seed=7)
+    assert not set(draws(counted(whole, "t"))) & set(after)
 
 
 def _age_in_store(url: str, table: str, column: str, trial_number: int) -> None:
