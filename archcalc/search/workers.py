@@ -15,9 +15,10 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 
 INTERRUPTED = 130
-FORWARD_AFTER_SECONDS = 10  # a worker not stopped by then never saw the Ctrl-C
+FORWARD_AFTER_SECONDS = 5  # a worker not stopped by then never saw the Ctrl-C
 
 
 def available_cores() -> int:
@@ -53,8 +54,10 @@ def run_workers(url: str, stage, make_run_trial, workers: int, seed: int | None)
     except KeyboardInterrupt:
         # Ctrl-C at a terminal reaches every worker, which closes its trial as failed
         # within a training step; a signal sent to this process alone is passed on.
+        deadline = time.monotonic() + FORWARD_AFTER_SECONDS
         for process in processes:
-            process.join(timeout=FORWARD_AFTER_SECONDS)
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+        for process in processes:
             if process.is_alive() and process.pid is not None:
                 os.kill(process.pid, signal.SIGINT)
         for process in processes:
