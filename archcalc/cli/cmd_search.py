@@ -25,7 +25,9 @@ from archcalc.cli.options import format_option, require_torch
 @click.option("--stage", type=click.Choice(["coarse", "fine", "auto"]), default="auto",
               show_default=True, help="one stage, or coarse then fine around the best")
 @click.option("--storage", default=None, metavar="URL",
-              help="SQLAlchemy URL of the study store [default: sqlite in --out]")
+              help="SQLAlchemy URL of the study store; processes and machines given one "
+                   "URL share its studies, e.g. postgresql+psycopg://user@host/db (pip "
+                   "install 'archcalc[postgres]') [default: sqlite in --out]")
 @click.option("--study", default=None, help="study name; the same name (in the same store) "
                                              "resumes a search and says so [default: the "
                                              "spec's name; --stage auto adds -coarse and "
@@ -42,8 +44,8 @@ from archcalc.cli.options import format_option, require_torch
               help="run folder for the default store (search.db) and the plot (search.png) "
                    "[default: runs/search-<study>]")
 @click.option("--seed", type=int, default=0, show_default=True,
-              help="seed of the draws (each follows from the seed and the trial's number) "
-                   "and of every trial's training")
+              help="seed of the draws (each follows from the seed, the study and the "
+                   "trial's number) and of every trial's training")
 @click.option("--show", is_flag=True, help="print an existing study (with --storage/--study) "
                                            "and plot it, without training")
 @format_option("rich", "json")
