@@ -21,7 +21,6 @@ optuna = pytest.importorskip("optuna")
 from archcalc.search import study as studies  # noqa: E402
 from archcalc.search.objective import TrialOutcome  # noqa: E402
 from archcalc.search.space import ParamRange  # noqa: E402
-from archcalc.search.workers import available_cores, share_cores  # noqa: E402
 
 SPACE = (ParamRange("lr", 1e-5, 1.0, True), ParamRange("momentum", 0.5, 0.99, False))
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,9 +201,6 @@ def test_each_worker_gets_its_share_of_the_cores(tmp_path, monkeypatch):
     studies.run_stage(url, studies.Stage("fine", "w", SPACE, 2, 1), ThreadProbe(tmp_path),
                       workers=2, seed=0)
     counts = [int(path.read_text()) for path in tmp_path.glob("threads-*")]
-    assert counts == [max(1, available_cores() // 2)] * 2
+    from archcalc.train.threads import available_cores
 
-
-def test_omp_num_threads_set_by_the_user_decides(monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert share_cores(2) is None and os.environ["OMP_NUM_THREADS"] == "3"
+    assert counts == [max(1, available_cores() // 2)] * 2  # not a full pool each

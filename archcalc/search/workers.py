@@ -2,8 +2,8 @@
 
 Each process would otherwise start a full intra-op thread pool: N pools on the same
 cores slow each other down many times over (two LeNet-5 trainings on two cores fell
-from 9,228 to 320 images/s). Each worker gets cores // N threads, unless the user set
-OMP_NUM_THREADS, which is theirs to choose.
+from 9,228 to 320 images/s). Each worker gets cores // N threads (train/threads.py),
+unless the user set OMP_NUM_THREADS, which is theirs to choose.
 
 A worker reports a bad input or a failing store as the CLI does (one message, exit
 status 2) and a Ctrl-C with exit status 130; the parent turns those into one
@@ -19,26 +19,6 @@ import time
 
 INTERRUPTED = 130
 FORWARD_AFTER_SECONDS = 5  # a worker not stopped by then never saw the Ctrl-C
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))  # the cores this process may run on
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def share_cores(workers: int) -> int | None:
-    """Give this process its share of the cores; returns the thread count set, or None
-    when OMP_NUM_THREADS decides. Set before torch is imported (the pool reads it at
-    start) and on torch itself when it already is."""
-    if os.environ.get("OMP_NUM_THREADS"):
-        return None
-    threads = max(1, available_cores() // max(1, workers))
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(threads)
-    return threads
 
 
 def run_workers(url: str, stage, make_run_trial, workers: int, seed: int | None) -> None:
@@ -79,8 +59,9 @@ def run_workers(url: str, stage, make_run_trial, workers: int, seed: int | None)
 def _worker(url, stage, make_run_trial, seed, workers):
     from archcalc.errors import ArchcalcError
     from archcalc.search.study import fill_stage, open_study
+    from archcalc.train.threads import share_cores
 
-    share_cores(workers)
+    share_cores(workers)  # before the first trial builds its model
     try:
         study = open_study(url, stage.study, seed)
         fill_stage(study, stage, make_run_trial(), url)
