@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 
+from archcalc.files import write_atomic
+
 
 def trial_rows(study) -> list[dict]:
     rows = []
@@ -46,8 +48,10 @@ def plot_study(rows: list[dict], space, path) -> None:
         axis.grid(alpha=0.3)
     axes[0][0].legend(loc="best", fontsize="small")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    try:
+        write_atomic(path, lambda file: figure.savefig(file, format="png", dpi=100))
+    finally:
+        plt.close(figure)
 
 
 def _looks_logarithmic(values) -> bool:

@@ -87,7 +87,6 @@ def _conclude(result: dict, space: list[ParamRange], out_dir: Path) -> dict:
     if last_done:
         best_last = max(last_done, key=lambda row: row["val_acc"])
         result["warnings"] = edge_warnings(space, best_last["params"])
-    out_dir.mkdir(parents=True, exist_ok=True)
     plot_path = out_dir / "search.png"
     report.plot_study(rows, space, plot_path)
     result["plot"] = str(plot_path)

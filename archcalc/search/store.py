@@ -33,7 +33,12 @@ CREATE_ATTEMPTS = 5      # tries at creating the schema on a server, racing othe
 def storage_url(storage: str | None, out_dir) -> str:
     if storage:
         return storage
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    try:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArchcalcError(f"cannot create the run folder {out_dir}: "
+                            f"{exc.strerror or type(exc).__name__}",
+                            hint="give another --out, or --storage") from None
     return f"sqlite:///{Path(out_dir).resolve() / 'search.db'}"
 
 
