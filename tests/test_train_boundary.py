@@ -227,3 +227,39 @@ def test_disk_full_while_saving_weights_leaves_the_old_file(run_cli, tmp_path, m
     assert f"error: {target}: disk full: cannot write this file" in result.output
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lenet.pt"]
+
+
+def python2_pickle(value) -> bytes:
+    """``value`` pickled as Python 2's cPickle wrote the CIFAR-10 batches: protocol 2,
+    byte strings as BINSTRING (read back as bytes with encoding='bytes')."""
+    import io
+    import struct
+
+    class Python2Pickler(pickle._Pickler):
+        dispatch = dict(pickle._Pickler.dispatch)
+
+        def save_bytes(self, obj):
+            if len(obj) < 256:
+                self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
+            else:
+                self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
+            self.memoize(obj)
+
+        dispatch[bytes] = save_bytes
+
+    buffer = io.BytesIO()
+    Python2Pickler(buffer, protocol=2).dump(value)
+    return buffer.getvalue()
+
+
+def test_the_distributed_python2_format_is_read(tmp_path):
+    folder = tmp_path / "cifar"
+    folder.mkdir()
+    content = batch()
+    blob = python2_pickle(content)
+    assert b"_codecs" not in blob and b"numpy" in blob  # as the real files
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        (folder / name).write_bytes(blob)
+    data = load_data(f"cifar10:{folder}", (32, 32), 3, 10)
+    assert torch.equal(data.val.images.reshape(4, 3072), torch.from_numpy(content[b"data"]))
+    assert data.val.labels.tolist() == [0, 1, 2, 9] and len(data.train) == 20

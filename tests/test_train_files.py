@@ -170,3 +170,15 @@ def test_write_atomic_errors_name_the_file(tmp_path, monkeypatch):
     blocker.write_text("a file where a folder should be")
     with pytest.raises(ArchcalcError, match="blocker/x.json: "):
         write_atomic(blocker / "x.json", lambda file: None)
+
+
+def test_out_naming_a_file_is_refused(run_cli, tmp_path):
+    out = tmp_path / "run"
+    out.write_text("a file")
+    result = run_cli("build", "lenet5", "--train", "--max-steps", "1", "--out", out, *QUICK)
+    assert result.exit_code == 2 and "is a file" in result.output  # click's own check
+    from archcalc.train import TrainConfig, train
+
+    with pytest.raises(ArchcalcError, match="--out names a file"):  # the Python API's
+        train(TrainConfig(spec="lenet5", max_steps=1, checks=False, out=str(out)))
+    assert out.read_text() == "a file"
