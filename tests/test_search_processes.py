@@ -45,6 +45,31 @@ SEARCH_PROCESS = textwrap.dedent("""
 """)
 
 
+# A whole coarse-to-fine search, as one `archcalc search --stage auto` process runs it;
+# prints the fine stage's ranges. argv = store URL.
+AUTO_SEARCH_PROCESS = textwrap.dedent("""
+    import json, math, sys, time
+    from pathlib import Path
+    from archcalc.search.objective import TrialOutcome
+    from archcalc.search.run import run_search
+    from archcalc.search.space import ParamRange
+
+    class Job:
+        seed, spec = 0, "fake"
+
+        def __call__(self):
+            def run_trial(values, epochs, on_epoch):
+                time.sleep(0.05)
+                return TrialOutcome("ok", 1 - abs(math.log10(values["lr"]) + 2) / 10)
+            return run_trial
+
+    result = run_search(Job(), [ParamRange("lr", 1e-5, 1.0, True)], stage="auto", trials=6,
+                        epochs=2, coarse_epochs=None, storage=sys.argv[1], study="auto",
+                        workers=1, out_dir=Path(sys.argv[2]))
+    print(json.dumps(result["stages"][1]["ranges"]))
+""")
+
+
 def fake_training():
     def run_trial(values, epochs, on_epoch):
         for epoch in range(1, epochs + 1):
@@ -95,6 +120,25 @@ def test_processes_on_an_existing_store_do_not_repeat_its_draws(tmp_path):
     finish(start_searches(url, trials=8, count=2, seed=0))  # the same seed as the first
     trials = counted(url, "shared")
     assert len(trials) == 8 and len(set(draws(trials))) == 8
+
+
+def test_processes_sharing_a_coarse_to_fine_search_narrow_from_every_coarse_trial(
+        tmp_path):
+    url = f"sqlite:///{tmp_path / 'auto.db'}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    processes = [subprocess.Popen([sys.executable, "-c", AUTO_SEARCH_PROCESS, url,
+                                   str(tmp_path / f"out-{n}")], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for n in range(2)]
+    outputs = []
+    for process in processes:
+        output, errors = process.communicate(timeout=120)
+        assert process.returncode == 0, errors
+        outputs.append(output.strip().splitlines()[-1])
+    assert outputs[0] == outputs[1]  # one fine space: both waited for all coarse trials
+    for name in ("auto-coarse", "auto-fine"):
+        trials = counted(url, name)
+        assert len(trials) == 6 and len(set(draws(trials))) == 6
 
 
 def test_a_resumed_search_draws_new_values_and_the_seed_reproduces_the_study(tmp_path):
