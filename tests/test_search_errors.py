@@ -153,3 +153,8 @@ def test_any_range_is_either_samplable_or_an_archcalc_error(name, low, high, sca
     assert param.low > lowest or (inclusive and param.low == lowest)
     assert param.high < below
     assert not param.log or param.low > 0
+
+
+def test_a_spec_that_cannot_load_is_refused_before_a_store_is_made(run_cli, tmp_path):
+    clean_failure(run_cli("search", "no-such-spec", "--out", tmp_path), "no-such-spec")
+    assert not (tmp_path / "search.db").exists()

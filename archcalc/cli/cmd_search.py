@@ -76,6 +76,9 @@ def command(spec, trials, epochs, coarse_epochs, params, stage, storage, study, 
             raise click.UsageError("give NAME|PATH to search (or --show)")
         require_torch()
         space = parse_params(params) or default_space()
+        from archcalc.spec.loader import load_spec
+
+        load_spec(str(spec))  # a spec that cannot load is refused before a store is made
         study_name = study or Path(str(spec)).stem
         out_dir = Path(out or f"runs/search-{study_name}")
         job = SearchJob(spec=str(spec), data=data, input_text=input_text, seed=seed)
