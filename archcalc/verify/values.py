@@ -12,11 +12,11 @@ So ``verify`` also checks, on one random input:
   statistics, which keeps a 1,001-layer network finite (its fresh running statistics
   would let the values overflow to NaN), and the seed gives dropout the same masks;
 - **input**: the caller's tensor is unchanged after the forward pass;
-- **in-place hazards** (a training-mode forward pass under a dispatch mode): no
-  in-place operation overwrites the network input, a value another operation has read,
-  or a value autograd saved for backward; each is named by the module that ran it;
-- **backward**: the training-mode pass differentiates (autograd refuses to use a saved
-  tensor that was overwritten in place).
+- **in-place hazards** (the built module's pass, under a dispatch mode): no in-place
+  operation overwrites the network input, a value another operation has read, or a
+  value autograd saved for backward; each is named by the module that ran it;
+- **backward**: that pass differentiates (a saved tensor overwritten in place is
+  refused, by the same version check autograd makes).
 """
 from __future__ import annotations
 
@@ -144,6 +144,18 @@ class InPlaceWatch(TorchDispatchMode):
     def pack(self, tensor):
         self.alive.append(tensor)
         self.saved.add(self.key(tensor))
+        return tensor, tensor._version
+
+    @staticmethod
+    def unpack(packed):
+        """Autograd's own check, which it leaves to the hooks while they are on: a saved
+        tensor must be unchanged when backward uses it."""
+        tensor, version = packed
+        if tensor._version != version:
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by "
+                f"an inplace operation: a {list(tensor.shape)} tensor saved at version "
+                f"{version} is at version {tensor._version}")
         return tensor
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
@@ -196,7 +208,7 @@ def watching(model, example):
         handles.append(module.register_forward_pre_hook(enter(name)))
         handles.append(module.register_forward_hook(leave))
     try:
-        with torch.autograd.graph.saved_tensors_hooks(watch.pack, lambda tensor: tensor), \
+        with torch.autograd.graph.saved_tensors_hooks(watch.pack, watch.unpack), \
                 watch:
             yield watch
     finally:
@@ -205,8 +217,10 @@ def watching(model, example):
 
 
 def value_checks(model, paths, input_shape, seed: int = 0):
-    """The checks above for ``model`` (built from a spec whose node paths are ``paths``);
-    ``model`` ends in training mode. Returns ``compare.Check`` rows."""
+    """The checks above for ``model`` (built from a spec whose node paths are ``paths``),
+    in three passes: the built module watched (training mode, autograd on), the same with
+    in-place flags off (no autograd), and the first pass's backward. ``model`` ends in
+    training mode. Returns ``compare.Check`` rows."""
     from archcalc.verify.compare import Check
 
     paths = list(paths)
@@ -214,49 +228,42 @@ def value_checks(model, paths, input_shape, seed: int = 0):
     generator = torch.Generator().manual_seed(seed)
     example = torch.randn(batch_for(model), *input_shape, generator=generator)
     given = example.clone()
-    with torch.random.fork_rng(devices=[]), torch.no_grad():
+    with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        got = model(given)
+        with watching(model, given) as watch:
+            got = model(given)
     with out_of_place(model):
         expected = _run(model, example, seed)
     unchanged = torch.equal(given, example)
     checks = [Check("input", "input unchanged by the forward pass", "unchanged",
                     "unchanged" if unchanged else "overwritten",
                     "ok" if unchanged else "mismatch")]
-    if _agrees(got, expected):
+    if _agrees(got.detach(), expected):
         checks.append(Check("output", OUTPUT_CHECK, "equal", "equal", "ok"))
     else:
         node = first_difference(model, paths, example, seed)
         checks.append(Check(node, OUTPUT_CHECK, "equal",
-                            f"differs by {_difference(got, expected):.3g}", "mismatch"))
-    checks.extend(training_checks(model, paths, input_shape, seed))
-    return checks
-
-
-def training_checks(model, paths, input_shape, seed: int = 0):
-    """In-place hazards in a training-mode forward pass, and whether its backward pass
-    runs. Batch 2 where BatchNorm needs more than one value per channel, else 1."""
-    from archcalc.verify.compare import Check
-
-    generator = torch.Generator().manual_seed(seed)
-    example = torch.randn(batch_for(model), *input_shape, generator=generator)
-    checks = []
-    with watching(model, example) as watch:
-        model(example)
+                            f"differs by {_difference(got.detach(), expected):.3g}",
+                            "mismatch"))
     for module_path, what in watch.hazards:
         checks.append(Check(_node_of(module_path, paths), "in-place hazard", "none", what,
                             "mismatch"))
     if not watch.hazards:
         checks.append(Check("model", "in-place hazard", "none", "none", "ok"))
+    checks.append(_backward_check(got, watch, paths))
+    return checks
+
+
+def _backward_check(output, watch, paths):
+    from archcalc.verify.compare import Check
+
+    if not output.requires_grad:
+        return Check("model", "backward (training mode)", "runs",
+                     "nothing to differentiate (no parameters)", "ok")
     try:
-        # a pass of its own: with saved-tensor hooks on, autograd leaves the check that a
-        # saved tensor is unchanged to the hooks, so the watched pass cannot show it
-        # the input needs a gradient too, so a model without parameters differentiates
-        model(example.clone().requires_grad_()).float().sum().backward()
-        checks.append(Check("model", "backward (training mode)", "runs", "runs", "ok"))
+        output.float().sum().backward()
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0][:200]
         node = _node_of(watch.hazards[0][0], paths) if watch.hazards else "model"
-        checks.append(Check(node, "backward (training mode)", "runs", f"fails: {first}",
-                            "mismatch"))
-    return checks
+        return Check(node, "backward (training mode)", "runs", f"fails: {first}", "mismatch")
+    return Check("model", "backward (training mode)", "runs", "runs", "ok")
