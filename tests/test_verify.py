@@ -85,3 +85,25 @@ def test_verify_reports_each_spec_as_it_finishes(run_cli):
     result = run_cli("verify", "lenet5", "alexnet")
     assert "ok lenet5:" in result.output and "(1/2, " in result.output
     assert "2/2 specs verified" in result.output
+
+
+def test_value_checks_run_batch_norm_on_a_flat_input():
+    # BatchNorm1d in training mode needs two values per channel: the watched pass
+    # retries at batch 2, and the backward check really runs
+    from archcalc.spec.loader import parse_spec
+
+    spec = parse_spec("""archcalc: 1
+name: flat_bn
+input: [2, 4, 4]
+layers:
+  - conv: {out: 3, kernel: 3}
+  - avgpool: {global: true}
+  - flatten
+  - bn
+  - fc: {out: 2, act: tanh}
+  - relu
+""", "flat_bn.yaml")
+    checks = verify_spec(spec)
+    assert [c for c in checks if c.status == "mismatch"] == []
+    backward = [c for c in checks if c.what == "backward (training mode)"]
+    assert [c.measured for c in backward] == ["runs"]
