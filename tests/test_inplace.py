@@ -18,7 +18,7 @@ from archcalc.analysis import inplace
 from archcalc.analysis.analyze import analyze
 from archcalc.errors import ArchcalcError
 from archcalc.spec.loader import parse_spec
-from archcalc.testing import specs
+from archcalc.testing import KIND_STRATEGIES, kind_examples, specs
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -200,6 +200,22 @@ def test_what_check_accepts_builds_and_runs(document):
 
 NAMED = {"layer": lambda name: [{"conv": {"out": 2, "kernel": 1, "name": name}}],
          "path": lambda name: [{"branch": {"merge": "add", "paths": {name: [], "other": []}}}]}
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_STRATEGIES))
+def test_every_kinds_examples_that_check_accepts_build_and_run(kind):
+    @settings(max_examples=10, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(kind_examples(kind))
+    def check(document):
+        spec = parse_spec(yaml.safe_dump(document, sort_keys=False), f"{kind}.yaml")
+        analyze(spec, check_expect=True)
+        model = build_module(spec)
+        output = model(torch.randn(2, *spec.input))  # training mode: the harder case
+        if output.requires_grad:  # a kind without parameters has nothing to differentiate
+            output.sum().backward()
+
+    check()
 
 
 @pytest.mark.parametrize("where,name", [
