@@ -31,7 +31,8 @@ def command(specs):
         facts = len(spec.expect) + _count_node_expects(spec.root)
         console.out().print(
             f"ok  {name}: {facts} expect fact(s) hold; {units.grouped(report.totals['params'])} "
-            f"params, {units.grouped(report.totals['macs'])} MACs", markup=False)
+            f"params, {units.grouped(report.totals['macs'])} MACs", markup=False,
+            soft_wrap=True)  # one line per spec, whatever the path's length
     if failed:
         raise click.exceptions.Exit(2)
 
