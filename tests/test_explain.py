@@ -73,3 +73,36 @@ def test_explain_json_and_bad_pattern(run_cli):
     assert len(json.loads(result.output)) == len(analyze(load_spec("lenet5")).layers)
     result = run_cli("explain", "lenet5", "--layer", "nothing_here")
     assert result.exit_code == 2
+
+
+def _value(text: str) -> int:
+    return int(text.rsplit("=", 1)[-1].replace(",", "").strip())
+
+
+IN_PLACE_HAZARD = """\
+archcalc: 1
+name: hazard
+input: [3, 8, 8]
+layers:
+  - branch: {merge: concat, paths: {identity: [], relu: [relu]}}
+  - tanh
+  - relu
+"""
+
+
+@pytest.mark.parametrize("source", ["hazard", "resnet18", "densenet121", "googlenet"])
+def test_explained_figures_equal_the_table_rows(source, tmp_path):
+    """explain writes its derivations while the analysis walks; the in-place decision comes
+    after the walk (a ReLU that may not overwrite its input gets a tensor of its own), so
+    the explained activations must still be those of the table."""
+    if source == "hazard":
+        (tmp_path / "hazard.yaml").write_text(IN_PLACE_HAZARD)
+        source = str(tmp_path / "hazard.yaml")
+    spec = load_spec(source)
+    rows = {row.path: row for row in analyze(spec).layers}
+    derivations = explain(spec)
+    assert [d.path for d in derivations] == [path for path in rows if path != "input"]
+    for derivation in derivations:
+        row = rows[derivation.path]
+        assert (_value(derivation.activations), _value(derivation.macs)) == \
+            (row.activations, row.macs), derivation.path

@@ -8,7 +8,7 @@ lecture does: ``(227 - 11)/4 + 1 = 55``, ``11*11*3*96 + 96 = 34,944``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from archcalc.analysis.analyze import Analyzer, analyze
 from archcalc.analysis.traced import Traced, leaf, shown
@@ -78,8 +78,11 @@ def explain(spec, input_shape=None, pattern: str | None = None) -> list[Derivati
     """Derivations for every layer (or those whose path matches ``pattern``, a regex
     or a shell-style glob)."""
     analyzer = ExplainAnalyzer()
-    analyze(spec, input_shape, check_expect=False, analyzer=analyzer)
-    rows = analyzer.derivations
+    report = analyze(spec, input_shape, check_expect=False, analyzer=analyzer)
+    # Derivations are written during the walk; the in-place decision comes after it and
+    # may give a ReLU a tensor of its own, so activations are read from the settled rows.
+    settled = {row.path: row.activations for row in report.layers}
+    rows = [replace(row, activations=shown(settled[row.path])) for row in analyzer.derivations]
     if pattern:
         matcher = _matcher(pattern)
         rows = [row for row in rows if matcher(row.path)]

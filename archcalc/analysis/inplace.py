@@ -84,11 +84,11 @@ def settle_in_place(root, calls: dict, rows: list) -> list[str]:
     and its row the activations of the new tensor it now makes. Both are changed in
     place; returns the paths changed."""
     changed = unsafe_writers(root, calls)
+    where = {row.path: index for index, row in enumerate(rows)} if changed else {}
     for path in changed:
         kind, params, ins, out = calls[path]
         params = Params({**params, "inplace": False})
         calls[path] = (kind, params, ins, out)
-        for index, row in enumerate(rows):
-            if row.path == path:
-                rows[index] = replace(row, activations=kind.activations(params, ins, out))
+        index = where[path]
+        rows[index] = replace(rows[index], activations=kind.activations(params, ins, out))
     return changed
