@@ -135,9 +135,13 @@ class InPlaceWatch(TorchDispatchMode):
         return tensor.untyped_storage().data_ptr(), tensor._version
 
     def pack(self, tensor):
-        self.alive.append(tensor)
-        self.saved.add(self.key(tensor))
-        return tensor, tensor._version
+        # A detached alias shares the storage and the version counter, not the autograd
+        # history: packing the tensor itself would make a saved output refer to its own
+        # grad_fn, a cycle through C++ that Python's collector cannot free.
+        alias = tensor.detach()
+        self.alive.append(alias)
+        self.saved.add(self.key(alias))
+        return alias, alias._version
 
     @staticmethod
     def unpack(packed):
