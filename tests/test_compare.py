@@ -155,8 +155,7 @@ def test_depth_is_the_number_in_the_name(name):
 
 
 def test_plot_has_one_bar_per_model_per_total(tmp_path, run_cli):
-    from matplotlib.image import imread
-
+    imread = pytest.importorskip("matplotlib.image").imread
     from archcalc.render.plots import comparison_figure
 
     models = [model_totals(load_spec(name)) for name in ("alexnet", "googlenet", "vgg16")]

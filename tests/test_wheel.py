@@ -22,8 +22,19 @@ def _tracked(folder: str) -> list[str]:
     return sorted(listing.stdout.split())
 
 
+def _require_build_backend() -> None:
+    """The build runs without isolation, so this environment must hold pyproject's build
+    backend: setuptools with bdist_wheel (built in since setuptools 70.1, else `wheel`)."""
+    try:
+        import setuptools.command.bdist_wheel  # noqa: F401
+    except ImportError:
+        pytest.importorskip("wheel.bdist_wheel", reason="building a wheel needs setuptools "
+                            ">= 70.1 or the wheel package (pip install -U setuptools)")
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    _require_build_backend()
     # Build from a copy of the tracked sources, so the build leaves nothing in the
     # checkout and sees exactly what a clone has.
     source = tmp_path_factory.mktemp("source")
