@@ -115,16 +115,16 @@ def test_checks_are_planned_from_the_analysis_and_bounded():
     import torch as _torch
 
     from archcalc import load_spec
-    from archcalc.train import plan
+    from archcalc.train import sizing
     from archcalc.train.adapt import adapt_spec
 
     cpu = _torch.device("cpu")
     _, big, _ = adapt_spec(load_spec("resnet50"), (1, 224, 224), 10)
-    per_image = plan.planned_seconds_per_image(big, cpu)
-    assert plan.auto_batch_size(big, cpu, amp=False) == 8
+    per_image = sizing.planned_seconds_per_image(big, cpu)
+    assert sizing.auto_batch_size(big, cpu, amp=False) == 8
     assert checks.probe_steps(per_image, 8, 30) == 1
     assert 1 <= checks.overfit_steps(per_image, 30) <= 5
     _, small, _ = adapt_spec(load_spec("lenet5"), (1, 32, 32), 10)
-    per_image = plan.planned_seconds_per_image(small, cpu)
+    per_image = sizing.planned_seconds_per_image(small, cpu)
     assert checks.probe_steps(per_image, 64, 30) == checks.PROBE_STEPS
     assert checks.overfit_steps(per_image, 30) == checks.OVERFIT_STEPS

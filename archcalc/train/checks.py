@@ -67,7 +67,7 @@ class CheckInputs:
     finetune: str | None
     backbone_scale: float
     amp: bool
-    seconds_per_image: float        # planned (plan.planned_seconds_per_image)
+    seconds_per_image: float        # planned (sizing.planned_seconds_per_image)
     budget: float                   # seconds for the overfit and the probe together
 
     def fresh(self):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from archcalc.errors import ArchcalcError, Location
-from archcalc.train import plan
+from archcalc.train import sizing
 from archcalc.train.config import TrainConfig
 from archcalc.train.display import Display
 
@@ -93,8 +93,8 @@ def prepare(config: TrainConfig, display: Display, preprocess_state=None,
     adapted, report, head_path = adapt_spec(spec, (data.channels, *size), classes)
     optimizer = "adam" if config.optimizer == "adam" else \
         ("sgd-momentum" if config.momentum else "sgd")
-    batch_size = config.batch_size or plan.auto_batch_size(report, device, amp, adapted,
-                                                           optimizer)
+    batch_size = config.batch_size or sizing.auto_batch_size(report, device, amp, adapted,
+                                                             optimizer)
     torch.manual_seed(config.seed)
     model = build_module(adapted, (data.channels, *size))
     notes = []
@@ -116,7 +116,7 @@ def prepare(config: TrainConfig, display: Display, preprocess_state=None,
         changed.append(f"{classes} classes ({head_path})")
     display.message(f"model: {spec.name}{' adapted to ' + ', '.join(changed) if changed else ''}"
                     f" on {device.type}{', bf16 autocast' if amp else ''}: "
-                    f"{plan.cost_line(report, batch_size, amp)}")
+                    f"{sizing.cost_line(report, batch_size, amp)}")
     for note in notes:
         display.message(f"weights: {note}")
     return Prepared(config, spec, report, head_path, data, classes, model, device, amp,
@@ -140,13 +140,13 @@ def _fixed_batch(prepared: Prepared, count: int):
 def measure(prepared: Prepared, display: Display) -> float:
     """Seconds per training image, measured, and the estimated time per epoch said."""
     images, labels = _fixed_batch(prepared, prepared.batch_size)
-    per_image = plan.seconds_per_image(prepared.model, images, labels, prepared.amp,
+    per_image = sizing.seconds_per_image(prepared.model, images, labels, prepared.amp,
                                        prepared.channels_last)
     train, val = len(prepared.data.train), len(prepared.data.val)
     evaluated = val + min(train, val, TRAIN_EVAL_MAX)
+    epoch = sizing.duration(sizing.epoch_seconds(per_image, train, evaluated))
     display.message(f"batch {prepared.batch_size}: {1 / per_image:,.0f} images/s measured, "
-                    f"about {plan.duration(plan.epoch_seconds(per_image, train, evaluated))} "
-                    f"per epoch ({train:,} training images)")
+                    f"about {epoch} per epoch ({train:,} training images)")
     return per_image
 
 
@@ -155,7 +155,7 @@ def check_inputs(prepared: Prepared):
     from archcalc.train.checks import CheckInputs, probe_steps
 
     config = prepared.config
-    per_image = plan.planned_seconds_per_image(prepared.report, prepared.device)
+    per_image = sizing.planned_seconds_per_image(prepared.report, prepared.device)
     batch = min(prepared.batch_size, PROBE_BATCH, len(prepared.data.train))
     # the probe trains on successive batches of this pool (half the budget is its own)
     steps = probe_steps(per_image, batch, config.check_seconds / 2)

@@ -1,11 +1,15 @@
 """What a run will cost, said before it starts: batch size, analysed cost, time per epoch.
 
+(``archcalc plan``, the training-memory breakdown, is archcalc/analysis/memory.py; this
+module uses it to size the batch on a GPU.)
+
 The batch size, when not given, is the lecture's AlexNet 128, halved while one
 training step would be too much for the device: on a CPU while a step's analysed
 work (3 x forward MACs per image: forward, and backward for inputs and weights)
-exceeds 100 GMACs, about a few seconds on a laptop; on a GPU while four times the
-analysed forward activation memory (what autograd keeps, roughly) exceeds half the
-device memory.
+exceeds 100 GMACs, about a few seconds on a laptop; on a GPU while the batch is
+above the largest one whose training memory, as ``archcalc plan`` computes it
+(weights, buffers, gradients, optimizer state and the activations autograd saves,
+in bf16 under autocast, else fp32), fits in half the device memory.
 """
 from __future__ import annotations
 
