@@ -24,9 +24,9 @@ def reference_model(spec, side: int):
     map), else the archcalc-built module at C x side x side (its fc's inputs follow the
     map, as the analysis's do)."""
     if spec.torchvision:
-        kwargs = {"aux_logits": False, "init_weights": False} \
-            if spec.torchvision == "googlenet" else {}
-        return getattr(torchvision.models, spec.torchvision)(weights=None, **kwargs).eval()
+        from archcalc.torchgraph.weights import torchvision_model
+
+        return torchvision_model(spec.torchvision).eval()
     from archcalc.torchgraph.builder import build_module
 
     return build_module(spec, (spec.input[0], side, side), init=False).eval()

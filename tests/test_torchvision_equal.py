@@ -17,9 +17,9 @@ TORCHVISION_SPECS = [name for name in bundled() if load_spec(name).torchvision]
 
 
 def torchvision_model(name: str):
-    builder = getattr(torchvision.models, name)
-    kwargs = {"aux_logits": False, "init_weights": True} if name == "googlenet" else {}
-    return builder(weights=None, **kwargs).eval()
+    from archcalc.torchgraph.weights import torchvision_model as untrained
+
+    return untrained(name, init_weights=True).eval()
 
 
 @pytest.mark.parametrize("name", TORCHVISION_SPECS)

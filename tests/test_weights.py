@@ -12,14 +12,9 @@ torchvision = pytest.importorskip("torchvision")
 
 from archcalc import build_module, load_spec  # noqa: E402
 from archcalc.spec.catalog import bundled  # noqa: E402
-from archcalc.torchgraph.weights import load_weights, to_layout  # noqa: E402
+from archcalc.torchgraph.weights import load_weights, to_layout, torchvision_model  # noqa: E402
 
 TORCHVISION_SPECS = [name for name in bundled() if load_spec(name).torchvision]
-
-
-def torchvision_model(name):
-    kwargs = {"aux_logits": False, "init_weights": True} if name == "googlenet" else {}
-    return getattr(torchvision.models, name)(weights=None, **kwargs)
 
 
 def randomise_bn_stats(model):
@@ -35,7 +30,7 @@ def randomise_bn_stats(model):
 def test_torchvision_weights_give_the_same_outputs(name, tmp_path):
     spec = load_spec(name)
     torch.manual_seed(0)
-    reference = torchvision_model(spec.torchvision).eval()
+    reference = torchvision_model(spec.torchvision, init_weights=True).eval()
     randomise_bn_stats(reference)
     path = tmp_path / "tv.pt"
     torch.save(reference.state_dict(), path)
@@ -46,7 +41,7 @@ def test_torchvision_weights_give_the_same_outputs(name, tmp_path):
         difference = (ours(batch) - reference(batch)).abs().max().item()
     assert difference < 1e-5
     exported = to_layout(ours.state_dict(), spec, "torchvision")
-    fresh = torchvision_model(spec.torchvision)
+    fresh = torchvision_model(spec.torchvision, init_weights=True)
     fresh.load_state_dict(exported, strict=True)
     for key, tensor in reference.state_dict().items():
         assert torch.equal(fresh.state_dict()[key], tensor), key

@@ -140,8 +140,14 @@ def _first_sentence(exc: BaseException) -> str:
     return text.split(". ")[0][:160]
 
 
-def map_by_structure(source: dict, model: torch.nn.Module, where=None) -> "OrderedDict":
-    """``source`` renamed to ``model``'s keys by position, every shape checked."""
+def map_by_structure(source: dict, model: torch.nn.Module, where=None,
+                     adapt=None) -> "OrderedDict":
+    """``source`` renamed to ``model``'s keys by position, every shape checked.
+
+    ``adapt(key, tensor, expected)`` may turn a tensor of another shape into one for
+    ``key`` (fine-tuning: a new classifier, a stem for other channels, train/adapt.py)
+    or return None; without it, or when it returns None, a shape that differs is an
+    error naming both tensors."""
     target = model.state_dict()
     if len(source) != len(target):
         raise ArchcalcError(f"the file has {len(source)} tensors, the model {len(target)}",
@@ -149,12 +155,15 @@ def map_by_structure(source: dict, model: torch.nn.Module, where=None) -> "Order
     pairs = list(zip(source.items(), target.items()))
     mapped = OrderedDict()
     for index, ((source_key, tensor), (target_key, expected)) in enumerate(pairs):
+        fitted = tensor
         if tuple(tensor.shape) != tuple(expected.shape):
+            fitted = adapt(target_key, tensor, expected) if adapt is not None else None
+        if fitted is None:
             raise ArchcalcError(
                 f"tensor {index} {source_key!r} has shape {list(tensor.shape)}, but "
                 f"{target_key!r} needs {list(expected.shape)}", where=where,
                 hint="the weights are for another architecture or input size")
-        mapped[target_key] = tensor
+        mapped[target_key] = fitted
     return mapped
 
 
@@ -168,11 +177,19 @@ def load_weights(model: torch.nn.Module, path) -> None:
                             where=where) from None
 
 
-def torchvision_keys(name: str) -> list:
+def torchvision_model(name: str, init_weights: bool = False) -> torch.nn.Module:
+    """torchvision's model ``name``, untrained, as the zoo reproduces it: GoogLeNet
+    without its auxiliary classifiers (torchvision adds them by default, the specs do
+    not). ``init_weights``: GoogLeNet's own truncated-normal initialisation, which is
+    slow; torchvision's other models always initialise."""
     import torchvision
 
-    kwargs = {"aux_logits": False, "init_weights": False} if name == "googlenet" else {}
-    return list(getattr(torchvision.models, name)(weights=None, **kwargs).state_dict())
+    kwargs = {"aux_logits": False, "init_weights": init_weights} if name == "googlenet" else {}
+    return getattr(torchvision.models, name)(weights=None, **kwargs)
+
+
+def torchvision_keys(name: str) -> list:
+    return list(torchvision_model(name).state_dict())
 
 
 def to_layout(state: dict, spec, layout: str) -> "OrderedDict":

@@ -6,11 +6,12 @@ gets the number of classes. The adapted spec is analysed like any other, so the
 printed cost is the cost of the model that trains, and an impossible size fails
 before anything is built, naming the smallest input that works.
 
-Pretrained weights (``load_pretrained``) map by position, as
-``torchgraph.weights`` does for torchvision files; two differences are expected and
-handled: the classifier of another number of classes keeps its fresh initialisation,
-and a stem convolution for another number of channels is converted (summed over
-RGB for grey, repeated and scaled otherwise; timm's ``adapt_input_conv`` rule).
+Pretrained weights (``load_pretrained``) map by position with
+``torchgraph.weights.map_by_structure``, as torchvision files do; two differences are
+expected and handled: the classifier of another number of classes keeps its fresh
+initialisation, and a stem convolution for another number of channels is converted
+(summed over RGB for grey, repeated and scaled otherwise; timm's ``adapt_input_conv``
+rule).
 """
 from __future__ import annotations
 
@@ -72,38 +73,37 @@ def load_pretrained(model, path, head_path: str) -> list[str]:
     """Copy a state dict's tensors into ``model`` by position; returns what was adapted."""
     import torch
 
-    from archcalc.torchgraph.weights import read_state_dict
+    from archcalc.torchgraph.weights import map_by_structure, read_state_dict
 
-    where = Location(str(path))
-    source = list(read_state_dict(path).items())
-    target = model.state_dict()
-    if len(source) != len(target):
-        raise ArchcalcError(f"the file has {len(source)} tensors, the model {len(target)}",
-                            where=where, hint="the weights are for another architecture")
-    notes, loaded, stem_seen = [], {}, False
+    notes: list[str] = []
+    mapped = map_by_structure(read_state_dict(path), model, Location(str(path)),
+                              adapt=_fine_tuning(model, head_path, notes))
+    model.load_state_dict({k: v.to(torch.float32) if v.is_floating_point() else v
+                           for k, v in mapped.items()}, strict=True)
+    return notes
+
+
+def _fine_tuning(model, head_path: str, notes: list[str]):
+    """The two shape changes fine-tuning expects, for ``map_by_structure``: the new
+    classifier keeps its fresh initialisation; the stem (the first 4-d tensor) is
+    converted to the data's channels. A note for each goes to ``notes``."""
     head_prefix = head_path + "."
-    for (source_key, tensor), (key, expected) in zip(source, target.items()):
-        is_stem = not stem_seen and expected.dim() == 4
-        stem_seen = stem_seen or expected.dim() == 4
-        if tensor.shape == expected.shape:
-            loaded[key] = tensor
-        elif key.startswith(head_prefix):
-            loaded[key] = expected  # a new classifier: keep its fresh initialisation
+    stem_key = next((key for key, tensor in model.state_dict().items() if tensor.dim() == 4),
+                    None)
+
+    def adapt(key, tensor, expected):
+        if key.startswith(head_prefix):
             if key.endswith("weight"):
                 notes.append(f"new classifier {head_path}: {tensor.shape[0]} -> "
                              f"{expected.shape[0]} classes, freshly initialised")
-        elif is_stem and tensor.dim() == 4 and tensor.shape[0] == expected.shape[0] and \
-                tensor.shape[2:] == expected.shape[2:]:
-            loaded[key] = adapt_input_conv(tensor, expected.shape[1])
+            return expected
+        if key == stem_key and tensor.dim() == 4 and tensor.shape[0] == expected.shape[0] \
+                and tensor.shape[2:] == expected.shape[2:]:
             notes.append(f"stem {key}: {tensor.shape[1]} -> {expected.shape[1]} input channels")
-        else:
-            raise ArchcalcError(
-                f"tensor {source_key!r} has shape {list(tensor.shape)}, but {key!r} needs "
-                f"{list(expected.shape)}", where=where,
-                hint="the weights are for another architecture or input size")
-    model.load_state_dict({k: v.to(torch.float32) if v.is_floating_point() else v
-                           for k, v in loaded.items()}, strict=True)
-    return notes
+            return adapt_input_conv(tensor, expected.shape[1])
+        return None
+
+    return adapt
 
 
 def adapt_input_conv(weight, channels: int):

@@ -27,13 +27,12 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from archcalc.train.optim import decayed_parameters, make_optimizer, parameter_groups
-from archcalc.train.step import batch_loss, train_step, without_dropout
+from archcalc.train.step import EXPLODES, batch_loss, exploded, train_step, without_dropout
 
 LR_GRID = tuple(10.0 ** k for k in range(-6, 2))  # 1e-6 .. 10, one per decade
 PROBE_STEPS = 30
 OVERFIT_EXAMPLES = 20
 OVERFIT_STEPS = 200  # the lecture's 200 epochs over 20 examples, one batch each
-EXPLODES = 3.0       # the lecture's "cost > 3 * original cost"
 BARELY = 0.005       # a relative change below 0.5% in the probe is "barely changing"
 REG_SCALE = 1000.0   # regularisation "cranked up" 1000-fold (the lecture: reg 0 -> 1e3)
 
@@ -143,7 +142,7 @@ def _probe_one(inputs: CheckInputs, lr: float, steps: int) -> dict:
         loss, _ = train_step(model, optimizer, images[at:at + size], labels[at:at + size],
                              inputs.amp)
         losses.append(loss.item())
-        if not math.isfinite(losses[-1]) or losses[-1] > EXPLODES * start:
+        if exploded(losses[-1], start):
             break
     else:
         losses.append(batch_loss(model, *inputs.probe, inputs.amp)[0])
@@ -158,8 +157,8 @@ def _probe_one(inputs: CheckInputs, lr: float, steps: int) -> dict:
         verdict = "too high: rising"
     else:
         verdict = "good"
-    return {"lr": lr, "start": start, "end": end, "steps": len(losses) - 1 if
-            math.isfinite(end) and end <= EXPLODES * start else len(losses),
+    return {"lr": lr, "start": start, "end": end,
+            "steps": len(losses) if exploded(end, start) else len(losses) - 1,
             "verdict": verdict}
 
 
@@ -258,7 +257,7 @@ def check_overfit(inputs: CheckInputs, lr: float | None, budget: float) -> Check
             loss_t, correct = train_step(model, optimizer, images, labels, inputs.amp)
             loss, accuracy = loss_t.item(), correct.item() / count
             first = loss if first is None else first
-            if not math.isfinite(loss) or loss > EXPLODES * first:
+            if exploded(loss, first):
                 outcome = "exploded"
                 break
             if accuracy == 1.0:
@@ -275,9 +274,9 @@ def check_overfit(inputs: CheckInputs, lr: float | None, budget: float) -> Check
     first_loss = "-" if last["first_loss"] is None else f"{last['first_loss']:.3g}"
     observed = (f"{last['accuracy']:.0%} after {last['steps']} steps at lr {last['lr']:.3g}, "
                 f"loss {first_loss} -> {last['loss']:.3g}")
-    exploded = ", ".join(f"{t['lr']:.3g}" for t in tries if t["exploded"])
-    if exploded:
-        observed += f" (exploded at lr {exploded})"
+    exploded_rates = ", ".join(f"{t['lr']:.3g}" for t in tries if t["exploded"])
+    if exploded_rates:
+        observed += f" (exploded at lr {exploded_rates})"
     if last["outcome"] == "reached":
         return CheckResult("overfit", title, "pass", observed, expected, "", data)
     if last["outcome"] == "budget":

@@ -8,7 +8,6 @@ exception from ``on_epoch`` (how a hyperparameter search prunes a trial).
 """
 from __future__ import annotations
 
-import math
 import signal
 import threading
 import time
@@ -20,9 +19,7 @@ from archcalc.train.batches import batch_indices, batches_per_epoch, iterate, mi
 from archcalc.train.checkpoint import build_state
 from archcalc.train.distributed import mean_over_ranks
 from archcalc.train.optim import current_lr, set_train_mode, step_scheduler
-from archcalc.train.step import evaluate, train_step
-
-EXPLODES = 3.0  # the lecture: "If the cost is ever > 3 * original cost, break out early"
+from archcalc.train.step import evaluate, exploded, train_step
 
 
 @dataclass
@@ -172,7 +169,7 @@ def fit(session: Session, position: Position, on_epoch=None) -> Outcome:
                 position.batch += 1
                 if position.initial_loss is None:
                     position.initial_loss = value
-                if not math.isfinite(value) or value > EXPLODES * position.initial_loss:
+                if exploded(value, position.initial_loss):
                     display.close()
                     return Outcome("exploded", position.step, value)
                 count = len(labels)

@@ -2,10 +2,19 @@
 from __future__ import annotations
 
 import contextlib
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+EXPLODES = 3.0  # the lecture: "If the cost is ever > 3 * original cost, break out early"
+
+
+def exploded(loss: float, original: float) -> bool:
+    """The lecture's explosion, for the training loop's guard and the checks alike:
+    NaN, inf, or a cost above EXPLODES x the original."""
+    return not math.isfinite(loss) or loss > EXPLODES * original
 
 
 def autocast(device: torch.device, amp: bool):
