@@ -36,3 +36,8 @@ MAX_NODES = 20_000  # 12x preact_resnet1001's 1,680 nodes; an explosion must fai
 MAX_EXPANSION_ITEMS = 100_000
 MAX_TEMPLATE_DEPTH = 32
 MAX_NESTING = 50  # nodes inside nodes (branches, template calls, repeats)
+
+# --- template libraries (spec/library.py) -----------------------------------------------
+# Files one spec may read through `use:` (each held to the reading bounds above); the zoo's
+# specs use one each.
+MAX_LIBRARY_FILES = 32

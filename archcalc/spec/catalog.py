@@ -1,8 +1,9 @@
 """Find specs: bundled names (the zoo) and file paths.
 
 The zoo lives in the repository's top-level ``specs/``; a wheel installs the
-same files as ``archcalc/specs`` (see pyproject.toml). Both places are looked
-at, installed copy first.
+same files as the data folder ``archcalc/zoo`` (see setup.py; named apart from the
+code package ``archcalc/spec``). Both places are looked at, installed copy first.
+Template libraries (spec/library.py) are ``library/*.yaml`` in the same folders.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 
 @lru_cache(maxsize=1)
 def spec_dirs() -> tuple[Path, ...]:
-    candidates = [_PACKAGE / "specs", _PACKAGE.parent / "specs"]
+    candidates = [_PACKAGE / "zoo", _PACKAGE.parent / "specs"]
     return tuple(path for path in candidates if path.is_dir())
 
 
@@ -27,6 +28,16 @@ def bundled() -> dict[str, Path]:
     found: dict[str, Path] = {}
     for folder in spec_dirs():
         for file in sorted(folder.glob("*.yaml")):
+            found.setdefault(file.stem, file)
+    return dict(sorted(found.items()))
+
+
+@lru_cache(maxsize=1)
+def libraries() -> dict[str, Path]:
+    """Shipped template library name -> file."""
+    found: dict[str, Path] = {}
+    for folder in spec_dirs():
+        for file in sorted((folder / "library").glob("*.yaml")):
             found.setdefault(file.stem, file)
     return dict(sorted(found.items()))
 

@@ -9,6 +9,8 @@ call is a container of the body's nodes.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, replace
+from typing import Any
 
 from archcalc.errors import Location, SpecError, shown
 from archcalc.layers.registry import all_kinds, did_you_mean, get_kind, unknown_key_error
@@ -17,6 +19,7 @@ from archcalc.spec.bounds import (MAX_EXPANSION_ITEMS, MAX_NESTING, MAX_NODES, M
                                   MAX_TEMPLATE_DEPTH)
 from archcalc.spec.expr import evaluate, references, whole
 from archcalc.spec.model import Branch, Layer, Sequence
+from archcalc.spec.templates import REQUIRED_ARG, Template
 from archcalc.spec.yamlsource import YamlList, YamlMap
 
 CONTROL_KEYS = ("name", "repeat", "first", "last", "when", "expect", "paper")
@@ -25,12 +28,33 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A node may also be named by a number, as nn.Sequential names its children
 # (torchvision's `features.0`, and the copies of a repeat).
 _NODE_NAME = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+)$")
-REQUIRED_ARG = "required"
+__all__ = ["REQUIRED_ARG", "Expander", "Scope", "Template"]
 
 
-class Template:
-    def __init__(self, name: str, args: dict, body: YamlList, where: Location):
-        self.name, self.args, self.body, self.where = name, args, body, where
+@dataclass(frozen=True)
+class Scope:
+    """Where expansion stands: the template arguments `$name` refers to, and the chain
+    of template calls that led here (a template in it may not be called again)."""
+
+    args: dict
+    stack: tuple = ()
+
+
+@dataclass(frozen=True)
+class Item:
+    """One node to make: its op, its non-control arguments as written (``given``), where
+    each was written (``located.where_of(key)``), its path and its expect:/paper: facts."""
+
+    op: str
+    given: dict
+    located: Any
+    where: Location
+    path: str
+    expect: tuple | None = None
+    paper: Any = None
+
+    def where_of(self, key) -> Location:
+        return self.located.where_of(key) if key is not None else self.where
 
 
 def _where(container, key, fallback: Location) -> Location:
@@ -95,7 +119,7 @@ class Expander:
             where=where, node=container or None,
             hint="write `- conv: {out: 64, kernel: 3}`; put repeat/name inside the arguments")
 
-    def expand_items(self, items, where: Location, prefix: str, args: dict, stack: tuple):
+    def expand_items(self, items, where: Location, prefix: str, scope: Scope):
         if items is None:
             return []
         if not isinstance(items, list):
@@ -106,18 +130,11 @@ class Expander:
             item_where = _where(items, index, where)
             self.visit(item_where, prefix)
             op, body = self.parse_item(item, item_where, prefix)
-            if "when" in body and not self.condition(body["when"], args, body.where_of("when"),
-                                                     prefix or None):
+            if "when" in body and not self.condition(body["when"], scope.args,
+                                                     body.where_of("when"), prefix or None):
                 continue
             if "name" in body:
-                local = self.substitute(body["name"], args, body.where_of("name"), prefix)
-                if isinstance(local, int) and not isinstance(local, bool) and local >= 0:
-                    local = str(local)
-                if not isinstance(local, str) or not _NODE_NAME.match(local):
-                    raise SpecError(f"bad node name {shown(local)}", where=body.where_of("name"),
-                                    node=prefix or None,
-                                    hint="names are letters, digits and _ (not starting with a "
-                                         "digit) or a plain number; dots come from nesting")
+                local = self.node_name(body, scope, prefix)
             else:
                 counters[op] = counters.get(op, 0) + 1
                 local = f"{op}{counters[op]}"
@@ -128,12 +145,23 @@ class Expander:
                                      "different `name`")
             names[local] = item_where
             path = f"{prefix}.{local}" if prefix else local
-            nodes.append(self.expand_named(op, body, item_where, path, args, stack))
+            nodes.append(self.expand_named(op, body, item_where, path, scope))
         return nodes
 
-    def expand_named(self, op, body: YamlMap, where, path, args, stack):
+    def node_name(self, body: YamlMap, scope: Scope, prefix: str) -> str:
+        local = self.substitute(body["name"], scope.args, body.where_of("name"), prefix)
+        if isinstance(local, int) and not isinstance(local, bool) and local >= 0:
+            local = str(local)
+        if not isinstance(local, str) or not _NODE_NAME.match(local):
+            raise SpecError(f"bad node name {shown(local)}", where=body.where_of("name"),
+                            node=prefix or None,
+                            hint="names are letters, digits and _ (not starting with a "
+                                 "digit) or a plain number; dots come from nesting")
+        return local
+
+    def expand_named(self, op, body: YamlMap, where, path, scope: Scope):
         """One item, already named and past its `when`; handles `repeat`."""
-        expect = self.read_expect(body, args, path)
+        expect = self.read_expect(body, scope.args, path)
         if "repeat" not in body:
             for key in ("first", "last"):
                 if key in body:
@@ -141,21 +169,10 @@ class Expander:
                                     where=body.where_of(key), node=path,
                                     hint=f"add `repeat: N`, or move the arguments out of `{key}`")
             plain = {k: v for k, v in body.items() if k not in CONTROL_KEYS}
-            return self.expand_one(op, plain, body, where, path, args, stack, expect,
-                                   body.get("paper"))
-        count = self.substitute(body["repeat"], args, body.where_of("repeat"), path)
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_REPEAT:
-            raise SpecError(f"`repeat` must be a whole number from 1 to {MAX_REPEAT}, "
-                            f"got {shown(count)}", where=body.where_of("repeat"), node=path,
-                            hint="`repeat` makes that many copies of this item")
-        overrides = {}
-        for key in ("first", "last"):
-            value = body.get(key) or {}
-            if not isinstance(value, dict):
-                raise SpecError(f"`{key}` must be a mapping of overrides, got {shown(value)}",
-                                where=body.where_of(key), node=path)
-            overrides[key] = value
-        base = {k: v for k, v in body.items() if k not in CONTROL_KEYS}
+            return self.expand_one(Item(op, plain, body, where, path, expect, body.get("paper")),
+                                   scope)
+        count = self.repeat_count(body, scope.args, path)
+        overrides = _overrides(body, path)
         droppable = sum(1 for value in overrides.values() if "when" in value)
         self.reserve(count - droppable, 1, body.where_of("repeat"), path)
         children, before_copy_1 = [], 0
@@ -168,22 +185,22 @@ class Expander:
                              path)
             if copy == 1:
                 before_copy_1 = self.node_count
-            merged = dict(base)
-            source = {k: body for k in base}
-            for key, applies in (("first", copy == 0), ("last", copy == count - 1)):
-                if applies:
-                    for name, value in overrides[key].items():
-                        if name in ("name", "repeat", "first", "last", "expect"):
-                            raise SpecError(f"`{name}` cannot be overridden in `{key}`",
-                                            where=body.where_of(key), node=path)
-                        merged[name] = value
-                        source[name] = overrides[key]
+            merged, located = _copy_arguments(body, overrides, (copy == 0, copy == count - 1),
+                                              where)
             if "when" in merged and not self.condition(
-                    merged.pop("when"), args, _Sourced(source, where).where_of("when"), path):
+                    merged.pop("when"), scope.args, located.where_of("when"), path):
                 continue
-            children.append(self.expand_one(op, merged, _Sourced(source, where), where,
-                                            f"{path}.{copy}", args, stack, None, None))
+            children.append(self.expand_one(Item(op, merged, located, where, f"{path}.{copy}"),
+                                            scope))
         return Sequence(path, tuple(children), where, expect, body.get("paper"))
+
+    def repeat_count(self, body: YamlMap, args: dict, path: str) -> int:
+        count = self.substitute(body["repeat"], args, body.where_of("repeat"), path)
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_REPEAT:
+            raise SpecError(f"`repeat` must be a whole number from 1 to {MAX_REPEAT}, "
+                            f"got {shown(count)}", where=body.where_of("repeat"), node=path,
+                            hint="`repeat` makes that many copies of this item")
+        return count
 
     def read_expect(self, body, args, path):
         if "expect" not in body:
@@ -231,36 +248,35 @@ class Expander:
             raise SpecError(f"the spec expands to more than {MAX_NODES} nodes", where=where,
                             node=path, hint="check `repeat` counts and nested templates")
 
-    def expand_one(self, op, given: dict, located, where, path, args, stack, expect, paper):
+    def expand_one(self, item: Item, scope: Scope):
         """A single node from op and its (non-control) arguments."""
-        self.count_node(where, path)
+        self.count_node(item.where, item.path)
         if self.depth >= MAX_NESTING:
-            raise SpecError(f"nodes nest deeper than {MAX_NESTING} levels", where=where,
-                            node=path, hint="flatten the structure: a network nests a few levels")
+            raise SpecError(f"nodes nest deeper than {MAX_NESTING} levels", where=item.where,
+                            node=item.path,
+                            hint="flatten the structure: a network nests a few levels")
         self.depth += 1
         try:
-            return self.expand_node(op, given, located, where, path, args, stack, expect, paper)
+            return self.expand_node(item, scope)
         finally:
             self.depth -= 1
 
-    def expand_node(self, op, given: dict, located, where, path, args, stack, expect, paper):
+    def expand_node(self, item: Item, scope: Scope):
         """expand_one's work: a branch, a template call or a layer."""
-
-        def where_of(key):
-            return located.where_of(key) if key is not None else where
-
+        op, path = item.op, item.path
         nested = {"branch": "paths", "group": "layers"}.get(op)
-        values = {k: self.substitute(v, args, where_of(k), path)
-                  for k, v in given.items() if k != nested}
+        values = {k: self.substitute(v, scope.args, item.where_of(k), path)
+                  for k, v in item.given.items() if k != nested}
         if op == "group":
-            return self.expand_group(given, values, where_of, where, path, args, stack, expect,
-                                     paper)
+            return self.expand_group(item, values, scope)
         if op == "branch":
-            return self.expand_branch(given, values, where_of, where, path, args, stack, expect,
-                                      paper)
+            return self.expand_branch(item, values, scope)
         if op in self.templates:
-            return self.expand_call(self.templates[op], values, where_of, where, path, stack,
-                                    expect, paper)
+            return self.expand_call(self.templates[op], item, values, scope)
+        return self.expand_layer(item, values)
+
+    def expand_layer(self, item: Item, values: dict) -> Layer:
+        op, where, path = item.op, item.where, item.path
         kind = get_kind(op)
         if kind is not None and kind.arity != "one":
             raise SpecError(f"`{op}` joins the paths of a branch and is not a layer of its own",
@@ -278,24 +294,27 @@ class Expander:
 
         def where_param(key):
             if key is None or key in values:
-                return where_of(key)
+                return item.where_of(key)
             return _where(defaults, key, where)
 
         return Layer(path, op, param_check.validate(kind, merged, where_param, path), where,
-                     expect, paper)
+                     item.expect, item.paper)
 
-    def expand_group(self, given, values, where_of, where, path, args, stack, expect, paper):
+    def expand_group(self, item: Item, values: dict, scope: Scope) -> Sequence:
         """``- group: {name: layer1, layers: [...]}``: a named container of layers, the
         explicit form of what a repeat or a multi-item template call produces."""
         for key in values:
             raise unknown_key_error(key, ("layers",) + CONTROL_KEYS, "`group`",
-                                    where_of(key)).located(None, path)
-        if "layers" not in given:
-            raise SpecError("`group` needs `layers`: a list of layers", where=where, node=path)
-        children = self.expand_items(given["layers"], where_of("layers"), path, args, stack)
-        return Sequence(path, tuple(children), where, expect, paper)
+                                    item.where_of(key)).located(None, item.path)
+        if "layers" not in item.given:
+            raise SpecError("`group` needs `layers`: a list of layers", where=item.where,
+                            node=item.path)
+        children = self.expand_items(item.given["layers"], item.where_of("layers"), item.path,
+                                     scope)
+        return Sequence(item.path, tuple(children), item.where, item.expect, item.paper)
 
-    def expand_branch(self, given, values, where_of, where, path, args, stack, expect, paper):
+    def expand_branch(self, item: Item, values: dict, scope: Scope) -> Branch:
+        given, where_of, where, path = item.given, item.where_of, item.where, item.path
         for key in values:
             if key not in BRANCH_KEYS:
                 raise unknown_key_error(key, BRANCH_KEYS + CONTROL_KEYS, "`branch`",
@@ -323,11 +342,13 @@ class Expander:
             sub = f"{path}.{name}"
             item_where = _where(raw_paths, name, where)
             children = self.expand_items(items if items is not None else [], item_where, sub,
-                                         args, stack)
+                                         scope)
             paths.append((name, Sequence(sub, tuple(children), item_where)))
-        return Branch(path, tuple(paths), merge, merge_params, where, expect, paper)
+        return Branch(path, tuple(paths), merge, merge_params, where, item.expect, item.paper)
 
-    def expand_call(self, template, values, where_of, where, path, stack, expect, paper):
+    def expand_call(self, template: Template, item: Item, values: dict, scope: Scope):
+        where, path, stack, expect, paper = (item.where, item.path, scope.stack, item.expect,
+                                             item.paper)
         if template.name in stack:
             chain = " -> ".join(stack + (template.name,))
             raise SpecError(f"template {template.name!r} calls itself ({chain})", where=where,
@@ -335,34 +356,67 @@ class Expander:
         if len(stack) >= MAX_TEMPLATE_DEPTH:
             raise SpecError(f"templates nest deeper than {MAX_TEMPLATE_DEPTH}", where=where,
                             node=path)
-        bound = {}
-        for key, value in values.items():
-            if key not in template.args:
-                raise SpecError(
-                    f"template {template.name!r} has no argument {key!r}", where=where_of(key),
-                    node=path, hint=did_you_mean(key, template.args) or
-                    f"its arguments: {', '.join(template.args) or '(none)'}")
-            bound[key] = value
-        for key, default in template.args.items():
-            if key not in bound:
-                if default == REQUIRED_ARG:
-                    raise SpecError(f"template {template.name!r} needs argument {key!r}",
-                                    where=where, node=path,
-                                    hint=f"add `{key}: ...` to this call")
-                bound[key] = default
+        inner = Scope(_bind(template, values, item), stack + (template.name,))
         body = template.body
-        inner_stack = stack + (template.name,)
         if len(body) == 1:
-            op, item = self.parse_item(body[0], body.where_of(0), path)
-            if "name" not in item:
-                if "when" in item:
-                    if not self.condition(item["when"], bound, item.where_of("when"), path):
+            op, only = self.parse_item(body[0], body.where_of(0), path)
+            if "name" not in only:
+                if "when" in only:
+                    if not self.condition(only["when"], inner.args, only.where_of("when"), path):
                         return Sequence(path, (), where, expect, paper)
-                    item = _without(item, "when")
-                node = self.expand_named(op, item, body.where_of(0), path, bound, inner_stack)
+                    only = _without(only, "when")
+                node = self.expand_named(op, only, body.where_of(0), path, inner)
                 return _with_expect(node, expect, paper)
-        children = self.expand_items(body, template.where, path, bound, inner_stack)
+        children = self.expand_items(body, template.where, path, inner)
         return Sequence(path, tuple(children), where, expect, paper)
+
+
+def _bind(template: Template, values: dict, item: Item) -> dict:
+    """A call's arguments over the template's defaults; every argument known, none missing."""
+    bound = {}
+    for key, value in values.items():
+        if key not in template.args:
+            raise SpecError(
+                f"template {template.name!r} has no argument {key!r}", where=item.where_of(key),
+                node=item.path, hint=did_you_mean(key, template.args) or
+                f"its arguments: {', '.join(template.args) or '(none)'}")
+        bound[key] = value
+    for key, default in template.args.items():
+        if key not in bound:
+            if default == REQUIRED_ARG:
+                raise SpecError(f"template {template.name!r} needs argument {key!r}",
+                                where=item.where, node=item.path,
+                                hint=f"add `{key}: ...` to this call")
+            bound[key] = default
+    return bound
+
+
+def _overrides(body: YamlMap, path: str) -> dict:
+    """A repeat's `first:` and `last:` mappings ({} where not given)."""
+    overrides = {}
+    for key in ("first", "last"):
+        value = body.get(key) or {}
+        if not isinstance(value, dict):
+            raise SpecError(f"`{key}` must be a mapping of overrides, got {shown(value)}",
+                            where=body.where_of(key), node=path)
+        for name in value:
+            if name in ("name", "repeat", "first", "last", "expect"):
+                raise SpecError(f"`{name}` cannot be overridden in `{key}`",
+                                where=body.where_of(key), node=path)
+        overrides[key] = value
+    return overrides
+
+
+def _copy_arguments(body: YamlMap, overrides: dict, first_last: tuple, where: Location):
+    """One repeat copy's arguments: the item's, then `first:`/`last:` where they apply;
+    and where each came from."""
+    merged = {k: v for k, v in body.items() if k not in CONTROL_KEYS}
+    source = {k: body for k in merged}
+    for key, applies in zip(("first", "last"), first_last):
+        if applies:
+            merged.update(overrides[key])
+            source.update({name: overrides[key] for name in overrides[key]})
+    return merged, _Sourced(source, where)
 
 
 class _Sourced:
@@ -385,6 +439,4 @@ def _without(body: YamlMap, key) -> YamlMap:
 def _with_expect(node, expect, paper):
     if expect is None and paper is None:
         return node
-    from dataclasses import replace
-
     return replace(node, expect=expect or node.expect, paper=paper or node.paper)

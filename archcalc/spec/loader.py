@@ -1,18 +1,22 @@
 """Load a spec by name or path: read YAML, check the top level, expand the graph."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 
 from archcalc.errors import Location, SpecError, shown
 from archcalc.layers.registry import all_kinds, did_you_mean, unknown_key_error
 from archcalc.spec import catalog
 from archcalc.spec.bounds import MAX_SPATIAL
-from archcalc.spec.expand import REQUIRED_ARG, Expander, Template
+from archcalc.spec.expand import Expander, Scope
+from archcalc.spec.library import Origin, gather_templates
 from archcalc.spec.model import Spec
 from archcalc.spec.names import check_module_names
 from archcalc.spec.paper import check_paper
-from archcalc.spec.yamlsource import MAX_SPEC_BYTES, YamlMap, check_size, location_of, read_yaml
+from archcalc.spec.reading import read_spec_text
+from archcalc.spec.yamlsource import YamlMap, read_yaml
 
-TOP_KEYS = ("archcalc", "name", "title", "source", "torchvision", "input", "defaults",
+TOP_KEYS = ("archcalc", "name", "title", "source", "torchvision", "input", "defaults", "use",
             "templates", "layers", "expect", "paper")
 EXPECT_KEYS = ("output", "params", "buffers", "macs", "flops", "activations")
 FORMAT_VERSION = 1
@@ -26,52 +30,13 @@ def load_spec(name_or_path, input_shape=None) -> Spec:
     """
     path = catalog.resolve(str(name_or_path))
     shown_as = catalog.display_name(str(name_or_path), path)
-    data = read_spec_bytes(path, shown_as)
-    check_size(data, shown_as)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"the file is not valid UTF-8 text (byte {data[exc.start]:#04x})",
-                        where=location_of(data, exc.start, shown_as),
-                        hint="save the spec as UTF-8") from None
-    return parse_spec(text, shown_as, input_shape)
+    return parse_spec(read_spec_text(path, shown_as), shown_as, input_shape,
+                      folder=path.parent)
 
 
-def read_spec_bytes(path, shown_as: str) -> bytes:
-    """At most MAX_SPEC_BYTES + 1 bytes of a regular file, without ever blocking.
-
-    A FIFO would block ``open`` until a writer comes, and a device (/dev/zero, a
-    terminal) never ends; so the file is opened non-blocking and refused unless
-    fstat says it is a regular file (checked on the open descriptor: no race).
-    """
-    import os
-    import stat
-
-    where = Location(shown_as)
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise SpecError(f"cannot read the file: {exc.strerror}", where=where,
-                        hint="check the path and its permissions") from None
-    try:
-        mode = os.fstat(descriptor).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else \
-                "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else \
-                "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
-            raise SpecError(f"this is {kind}, not a spec file", where=where,
-                            hint="give a regular .yaml file (save piped output to a file first)")
-        with os.fdopen(descriptor, "rb", closefd=True) as file:
-            descriptor = None
-            return file.read(MAX_SPEC_BYTES + 1)  # no more: the file may be huge
-    except OSError as exc:
-        raise SpecError(f"cannot read the file: {exc.strerror or exc}", where=where) from None
-    finally:
-        if descriptor is not None:
-            os.close(descriptor)
-
-
-def parse_spec(text: str, filename: str, input_shape=None) -> Spec:
+def parse_spec(text: str, filename: str, input_shape=None, *, folder=None) -> Spec:
+    """A Spec from YAML text; ``filename`` names it in messages. ``folder`` is where
+    relative `use:` paths start (default: ``filename``'s folder)."""
     document = read_yaml(text, filename)
     start = "start with `archcalc: 1`, `name:`, `input:` and `layers:`"
     if document is None:
@@ -97,9 +62,11 @@ def parse_spec(text: str, filename: str, input_shape=None) -> Spec:
         raise SpecError("`name` must be a non-empty string", where=document.where_of("name"))
     shape = read_input(list(input_shape), Location(filename)) if input_shape is not None \
         else read_input(document["input"], document.where_of("input"))
-    expander = Expander(filename, read_defaults(document), read_templates(document))
+    origin = Origin(Path(folder) if folder is not None else Path(filename).parent,
+                    os.path.dirname(filename), ((_real(folder, filename), filename),))
+    expander = Expander(filename, read_defaults(document), gather_templates(document, origin))
     root_items = document["layers"]
-    children = expander.expand_items(root_items, document.where_of("layers"), "", {}, ())
+    children = expander.expand_items(root_items, document.where_of("layers"), "", Scope({}))
     if not children:
         raise SpecError("`layers` is empty", where=document.where_of("layers"))
     from archcalc.spec.model import Sequence
@@ -133,6 +100,13 @@ def _first_value(text: str, filename: str) -> Location:
     return Location(filename, 1, 1)
 
 
+def _real(folder, filename: str) -> Path:
+    """The spec file's real path, so a library that uses the spec is a cycle."""
+    if folder is None:
+        return Path(filename).resolve()
+    return (Path(folder) / os.path.basename(filename)).resolve()
+
+
 def read_input(value, where) -> tuple:
     if not isinstance(value, list) or len(value) not in (1, 3) or not all(
             isinstance(v, int) and not isinstance(v, bool) for v in value):
@@ -159,37 +133,6 @@ def read_defaults(document) -> dict:
         if not isinstance(values, dict):
             raise SpecError(f"defaults for `{op}` must be a mapping", where=defaults.where_of(op))
     return dict(defaults)
-
-
-def read_templates(document) -> dict:
-    raw = document.get("templates") or YamlMap()
-    if not isinstance(raw, dict):
-        raise SpecError("`templates` must map template names to {args, body}",
-                        where=document.where_of("templates"))
-    kinds = all_kinds()
-    templates = {}
-    for name, definition in raw.items():
-        where = raw.where_of(name)
-        if name in kinds or name in ("branch", "group"):
-            raise SpecError(f"template name {name!r} hides the layer kind of that name",
-                            where=where, hint="choose another template name")
-        if not isinstance(definition, dict) or "body" not in definition:
-            raise SpecError(f"template {name!r} needs `body:` (and optionally `args:`)",
-                            where=where)
-        for key in definition:
-            if key not in ("args", "body"):
-                raise unknown_key_error(key, ("args", "body"), f"template {name!r}",
-                                        definition.where_of(key))
-        args = definition.get("args") or {}
-        if not isinstance(args, dict):
-            raise SpecError(f"`args` of template {name!r} must map names to defaults "
-                            f"(or `{REQUIRED_ARG}`)", where=definition.where_of("args"))
-        body = definition["body"]
-        if not isinstance(body, list) or not body:
-            raise SpecError(f"`body` of template {name!r} must be a non-empty list of layers",
-                            where=definition.where_of("body"))
-        templates[name] = Template(name, dict(args), body, definition.where_of("body"))
-    return templates
 
 
 def read_file_expect(document) -> dict:

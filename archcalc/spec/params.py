@@ -45,47 +45,65 @@ def _check_int(param: Param, value, minimum: int):
     return value
 
 
+def _coerce_pair(param: Param, value):
+    items = value if isinstance(value, list) else [value, value]
+    if len(items) != 2:
+        raise SpecError(f"`{param.name}` must be a number or [height, width], got {shown(value)}")
+    return tuple(_check_int(param, item, param.minimum) for item in items)
+
+
+def _coerce_float(param: Param, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"`{param.name}` must be a number, got {shown(value)}",
+                        hint=_number_hint(value))
+    if not math.isfinite(value):
+        raise SpecError(f"`{param.name}` must be a finite number, got {value}")
+    return float(value)
+
+
+def _coerce_bool(param: Param, value):
+    if not isinstance(value, bool):
+        hint = ("specs read YAML 1.2: write true or false"
+                if str(value).lower() in YAML11_BOOLS else None)
+        raise SpecError(f"`{param.name}` must be true or false, got {shown(value)}", hint=hint)
+    return value
+
+
+def _coerce_choice(param: Param, value):
+    if value not in param.choices:
+        raise SpecError(f"`{param.name}` must be one of {', '.join(map(str, param.choices))}, "
+                        f"got {shown(value)}", hint=did_you_mean(value, param.choices))
+    return value
+
+
+def _coerce_channels(param: Param, value):
+    if is_expression(value):
+        if "$" in value:
+            raise SpecError(f"`{param.name}` refers to a template argument outside a template")
+        evaluate(value, {"in": 1})  # syntax check now; exactness at analysis
+        return ChannelExpr(value)
+    return _check_int(param, value, 1)
+
+
+# Parameter type -> the function that checks a value of it and returns the validated value.
+_COERCE = {
+    "int": lambda param, value: _check_int(param, value, max(param.minimum, 0)),
+    "positive": lambda param, value: _check_int(param, value, max(param.minimum, 1)),
+    "pair": _coerce_pair,
+    "float": _coerce_float,
+    "bool": _coerce_bool,
+    "choice": _coerce_choice,
+    "channels": _coerce_channels,
+}
+
+
 def coerce(param: Param, value):
     """The validated value for one parameter, or a SpecError without location."""
     if value is None and param.default is None:
         return None
-    kind = param.type
-    if kind == "int":
-        return _check_int(param, value, max(param.minimum, 0))
-    if kind == "positive":
-        return _check_int(param, value, max(param.minimum, 1))
-    if kind == "pair":
-        items = value if isinstance(value, list) else [value, value]
-        if len(items) != 2:
-            raise SpecError(f"`{param.name}` must be a number or [height, width], "
-                            f"got {shown(value)}")
-        return tuple(_check_int(param, item, param.minimum) for item in items)
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SpecError(f"`{param.name}` must be a number, got {shown(value)}",
-                            hint=_number_hint(value))
-        if not math.isfinite(value):
-            raise SpecError(f"`{param.name}` must be a finite number, got {value}")
-        return float(value)
-    if kind == "bool":
-        if not isinstance(value, bool):
-            hint = ("specs read YAML 1.2: write true or false"
-                    if str(value).lower() in YAML11_BOOLS else None)
-            raise SpecError(f"`{param.name}` must be true or false, got {shown(value)}", hint=hint)
-        return value
-    if kind == "choice":
-        if value not in param.choices:
-            raise SpecError(f"`{param.name}` must be one of {', '.join(map(str, param.choices))}, "
-                            f"got {shown(value)}", hint=did_you_mean(value, param.choices))
-        return value
-    if kind == "channels":
-        if is_expression(value):
-            if "$" in value:
-                raise SpecError(f"`{param.name}` refers to a template argument outside a template")
-            evaluate(value, {"in": 1})  # syntax check now; exactness at analysis
-            return ChannelExpr(value)
-        return _check_int(param, value, 1)
-    raise AssertionError(f"unknown parameter type {kind}")
+    if param.type not in _COERCE:
+        raise AssertionError(f"unknown parameter type {param.type}")
+    return _COERCE[param.type](param, value)
 
 
 def validate(kind: LayerKind, given: dict, where_of, node: str) -> Params:

@@ -1,0 +1,57 @@
+"""Read the text of a spec or template-library file: a regular file, bounded, UTF-8."""
+from __future__ import annotations
+
+import os
+import stat
+
+from archcalc.errors import Location, SpecError
+from archcalc.spec.yamlsource import MAX_SPEC_BYTES, check_size, location_of
+
+
+def read_spec_text(path, shown_as: str) -> str:
+    """The file's text; SpecError (naming ``shown_as``) for anything but a regular UTF-8
+    file of at most MAX_SPEC_BYTES."""
+    data = read_spec_bytes(path, shown_as)
+    check_size(data, shown_as)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"the file is not valid UTF-8 text (byte {data[exc.start]:#04x})",
+                        where=location_of(data, exc.start, shown_as),
+                        hint="save the spec as UTF-8") from None
+
+
+def _not_regular(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+
+
+def read_spec_bytes(path, shown_as: str) -> bytes:
+    """At most MAX_SPEC_BYTES + 1 bytes of a regular file, without ever blocking.
+
+    A FIFO would block ``open`` until a writer comes, and a device (/dev/zero, a
+    terminal) never ends; so the file is opened non-blocking and refused unless
+    fstat says it is a regular file (checked on the open descriptor: no race).
+    """
+    where = Location(shown_as)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise SpecError(f"cannot read the file: {exc.strerror}", where=where,
+                        hint="check the path and its permissions") from None
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise SpecError(f"this is {_not_regular(mode)}, not a spec file", where=where,
+                            hint="give a regular .yaml file (save piped output to a file first)")
+        with os.fdopen(descriptor, "rb", closefd=True) as file:
+            descriptor = None
+            return file.read(MAX_SPEC_BYTES + 1)  # no more: the file may be huge
+    except OSError as exc:
+        raise SpecError(f"cannot read the file: {exc.strerror or exc}", where=where) from None
+    finally:
+        if descriptor is not None:
+            os.close(descriptor)
