@@ -54,7 +54,7 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_carries_every_spec_file(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    bundled = {f"archcalc/specs/{Path(name).relative_to('specs')}" for name in _tracked("specs")}
+    bundled = {f"archcalc/zoo/{Path(name).relative_to('specs')}" for name in _tracked("specs")}
     assert bundled, "no spec files are tracked"
     assert bundled <= names, f"missing from the wheel: {sorted(bundled - names)}"
 
