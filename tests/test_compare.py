@@ -14,7 +14,8 @@ from fractions import Fraction
 import pytest
 
 from archcalc import analyze, load_spec
-from archcalc.analysis.compare import describe, model_totals
+from archcalc.analysis.side_by_side import model_totals
+from archcalc.render.side_by_side import describe
 from archcalc.spec.catalog import bundled
 from archcalc.spec.loader import parse_spec
 

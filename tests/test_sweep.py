@@ -10,7 +10,8 @@ import json
 import pytest
 
 from archcalc import load_spec
-from archcalc.analysis.sweep import smallest_side, sweep
+from archcalc.analysis.limits import smallest_square_side
+from archcalc.analysis.sweep import sweep
 
 
 def alexnet_accepts(side: int) -> bool:
@@ -28,7 +29,7 @@ def test_alexnet_accepted_sizes_match_hand_arithmetic():
     sides = list(range(40, 100))
     points = sweep(spec, sides)
     assert [p.accepted for p in points] == [alexnet_accepts(s) for s in sides]
-    assert smallest_side(spec) == min(s for s in range(1, 300) if alexnet_accepts(s)) == 67
+    assert smallest_square_side(spec) == min(s for s in range(1, 300) if alexnet_accepts(s)) == 67
     for point in points:
         if not point.accepted:
             assert point.rejected_at in ("pool1", "pool2", "pool3")
@@ -41,7 +42,7 @@ def test_own_size_gives_the_specs_expected_totals():
         (point,) = sweep(spec, [spec.input[1]])
         for key, wanted in spec.expect.items():
             if key != "output":
-                assert point.totals[key] == wanted, (name, key)
+                assert point.batch_totals[key] == wanted, (name, key)
 
 
 @pytest.mark.parametrize("side", [32, 64, 96, 224, 448])
@@ -52,10 +53,10 @@ def test_vgg16_params_and_memory_by_resolution(side):
     base, = sweep(spec, [224])
     point, = sweep(spec, [side])
     fc6_inputs = 512 * (side // 32) ** 2
-    assert point.totals["params"] == base.totals["params"] + (fc6_inputs - 25088) * 4096
+    assert point.batch_totals["params"] == base.batch_totals["params"] + (fc6_inputs - 25088) * 4096
     fc_outputs = 4096 + 4096 + 1000
-    scaled = (base.totals["activations"] - fc_outputs) * side * side // (224 * 224)
-    assert point.totals["activations"] == scaled + fc_outputs
+    scaled = (base.batch_totals["activations"] - fc_outputs) * side * side // (224 * 224)
+    assert point.batch_totals["activations"] == scaled + fc_outputs
 
 
 def test_cli_marks_rejected_sizes_with_the_layer(run_cli, wide_console):

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from archcalc import analyze, load_spec
 from archcalc.analysis import limits
+from archcalc.analysis.shape_text import parse_symbolic_shape
 from archcalc.analysis.symbolic import (
     analyze_symbolic,
     conditions_hold,
-    parse_shape,
     size_classes,
     symbol,
 )
@@ -106,7 +106,7 @@ def test_alexnet_conditions_and_size_classes():
 
 
 def test_parse_shape_and_symbolic_batch(run_cli):
-    assert parse_shape("3xHxW") == (3, H, W)
+    assert parse_symbolic_shape("3xHxW") == (3, H, W)
     result = run_cli("table", "vgg16", "--input", "3xHxH", "--batch", "N", "--format", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)

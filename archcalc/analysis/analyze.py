@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from archcalc.analysis.inplace import settle_in_place
-from archcalc.analysis.report import ReceptiveField, Report, Row
+from archcalc.analysis.report import Call, ReceptiveField, Report, Row
 from archcalc.errors import ArchcalcError, SpecError
 from archcalc.layers.arith import product
 from archcalc.layers.registry import get_kind
@@ -55,9 +55,7 @@ class Analyzer:
     def __init__(self, check_expect: bool):
         self.check_expect = check_expect
         self.rows: list[Row] = []
-        # path -> (kind, resolved params, input shapes, output shape): what the
-        # builder needs to instantiate each node without re-deriving shapes.
-        self.calls: dict = {}
+        self.calls: dict[str, Call] = {}  # node path -> its kind, params, inputs, output
 
     def expect(self, node, shape) -> None:
         if self.check_expect and node.expect is not None and tuple(node.expect) != tuple(shape):
@@ -89,6 +87,9 @@ class Analyzer:
     def apply(self, node, kind_name: str, params, ins, rf):
         """Run one kind's rules; errors get the node's file, line and path."""
         kind = get_kind(kind_name)
+        if kind is None:  # the loader admits registered kinds only; a hand-made Spec may not
+            raise SpecError(f"unknown layer kind {kind_name!r}", where=node.where,
+                            node=node.path or None)
         try:
             params, ins = self.prepare(node, resolve_params(params, ins[0]), ins)
             out = self.settle(node, tuple(kind.output_shape(params, ins)))
@@ -101,7 +102,7 @@ class Analyzer:
         except ArchcalcError as exc:
             raise exc.located(node.where, node.path) from None
         self.rows.append(self.record(node, row))
-        self.calls[node.path] = (kind, params, ins, out)
+        self.calls[node.path] = Call(kind, params, ins, out)
         return out, row.rf
 
     def visit_layer(self, node: Layer, shape, rf):
@@ -134,7 +135,8 @@ def analyze(spec: Spec, input_shape=None, *, batch: int = 1, dtype: str = "fp32"
                              rf=_rf_start(shape)))
     analyzer.visit(spec.root, shape, analyzer.rows[0].rf)
     # in-place ops only where nothing else needs their input (analysis/inplace.py)
-    settle_in_place(spec.root, analyzer.calls, analyzer.rows)
+    for path in settle_in_place(spec.root, analyzer.calls, analyzer.rows):
+        analyzer.calls[path] = Call(*analyzer.calls[path])  # it writes back a plain tuple
     report = Report(spec.name, shape, analyzer.rows, batch, dtype)
     report.calls = analyzer.calls
     if check_expect:
@@ -146,8 +148,8 @@ def check_file_expect(spec: Spec, report: Report) -> None:
     from archcalc.errors import Location
 
     # `expect:` facts are per image (the spec's own input, one image), as `paper:` figures
-    # are; the report's totals are per batch.
-    actual = {"output": list(report.output), **report.per_image_totals()}
+    # and the report's totals are.
+    actual = {"output": list(report.output), **report.totals}
     for key, wanted in spec.expect.items():
         got = actual[key]
         if (list(wanted) if key == "output" else wanted) != got:

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from archcalc.analysis.analyze import analyze
-from archcalc.analysis.report import DTYPE_BYTES
+from archcalc.analysis.report import DTYPE_BYTES, Report
 from archcalc.errors import ArchcalcError
 from archcalc.layers.arith import product
 from archcalc.layers.saved import DEVICES, element_bytes
@@ -41,8 +41,8 @@ _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 def parse_memory(text: str) -> int:
     """'80GiB' -> 85899345920 bytes; GB/MB/KB are powers of 10, GiB/MiB/KiB of 2."""
     match = _MEMORY.match(str(text))
-    unit = match.group(2).lower() if match else None
-    if unit not in _UNITS:
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _UNITS:
         raise ArchcalcError(f"cannot read the memory size {text!r}",
                             hint="write a number and a unit: 80GiB, 40GB, 512MiB, 1.5GiB")
     value = int(float(match.group(1)) * _UNITS[unit])
@@ -100,7 +100,7 @@ class MemoryPlan:
     def inference_peak_bytes(self) -> int:
         return self.weights_bytes + self.buffers_bytes + self.inference_activation_peak_bytes
 
-    def at(self, batch: int) -> "MemoryPlan":
+    def at(self, batch: int) -> MemoryPlan:
         return replace(self, batch=batch)
 
     def max_batch(self, memory_bytes: int) -> int:
@@ -124,22 +124,22 @@ class MemoryPlan:
         return data
 
 
-def plan(spec, input_shape=None, *, batch: int = 1, dtype: str = "fp32",
-         optimizer: str = "sgd-momentum", device: str = "cuda", report=None) -> MemoryPlan:
+def plan(spec, *, batch: int = 1, dtype: str = "fp32", optimizer: str = "sgd-momentum",
+         device: str = "cuda", report: Report | None = None) -> MemoryPlan:
     """The memory of training (and of inference) ``spec`` at ``batch``; ``report``: the
-    spec's analysis at that input, when the caller has it already."""
+    spec's analysis at the input the plan is for (default: the spec's own input)."""
     if optimizer not in OPTIMIZER_STATES:
         raise ArchcalcError(f"unknown optimizer {optimizer!r}",
                             hint=f"one of {', '.join(OPTIMIZER_STATES)}")
     if device not in DEVICES:
         raise ArchcalcError(f"unknown device {device!r}", hint=f"one of {', '.join(DEVICES)}")
     if report is None:
-        report = analyze(spec, input_shape, check_expect=False)
+        report = analyze(spec, check_expect=False)
     itemsize = DTYPE_BYTES[dtype]
     weights = buffers = 0
-    for kind, params, ins, out in report.calls.values():
-        weights += kind.param_count(params, ins, out) * itemsize
-        buffers += kind.buffer_bytes(params, ins, out, itemsize)
+    for call in report.calls.values():
+        weights += call.kind.param_count(call.params, call.inputs, call.output) * itemsize
+        buffers += call.kind.buffer_bytes(call.params, call.inputs, call.output, itemsize)
     sizes = element_bytes(device, itemsize)
     training = _SavedWalk(report.calls, sizes)
     training.run(spec.root, report.input)

@@ -1,9 +1,31 @@
-"""The analysis result: one row per layer or merge, and totals."""
+"""The analysis result: one row per layer or merge, and totals.
+
+One unit per field: a row's ``activations``, ``macs`` and ``flops`` and the report's
+``totals`` are per image, the way a paper's table and a spec's ``expect:`` state them;
+``params`` and ``buffers`` belong to the model. Figures for the report's ``batch`` are
+asked for by name: ``batch_totals`` and ``row_per_batch``.
+"""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
+
+# Totals that scale with the number of images; the others (params, buffers, param_bytes)
+# are the model's.
+PER_IMAGE_KEYS = ("macs", "flops", "activations", "activation_bytes")
+
+
+class Call(NamedTuple):
+    """What the builder and the memory plan need to instantiate or follow one node
+    without re-deriving shapes: its kind, resolved params, input shapes, output shape."""
+
+    kind: Any  # a layers.registry Kind
+    params: Any  # spec.model.Params, channel expressions resolved
+    inputs: list
+    output: tuple
 
 
 @dataclass(frozen=True)
@@ -28,14 +50,16 @@ def _plain(value):
 
 @dataclass(frozen=True)
 class Row:
+    """One node's figures; ``activations``, ``macs`` and ``flops`` are per image."""
+
     path: str
     kind: str
     output_shape: tuple
-    activations: int
-    params: int = 0
-    buffers: int = 0
-    macs: int = 0
-    flops: int = 0
+    activations: Any  # an int, a Traced int (explain) or a sympy expression (symbolic)
+    params: Any = 0
+    buffers: Any = 0
+    macs: Any = 0
+    flops: Any = 0
     rf: ReceptiveField | None = None
     folded: int = 1  # how many layer rows this row stands for (with --depth)
 
@@ -44,18 +68,54 @@ class Row:
         return self.path.count(".") + 1
 
 
+class RowPerBatch(NamedTuple):
+    """A row's figures that scale with the images, for a whole batch."""
+
+    activations: Any
+    activation_bytes: Any
+    macs: Any
+    flops: Any
+
+
+def merged(first: Row, second: Row) -> Row:
+    """Two consecutive rows as one block row: sums, the second's output and field."""
+    return replace(first, kind="block", output_shape=second.output_shape,
+                   activations=first.activations + second.activations,
+                   params=first.params + second.params, buffers=first.buffers + second.buffers,
+                   macs=first.macs + second.macs, flops=first.flops + second.flops,
+                   rf=second.rf, folded=first.folded + 1)
+
+
+def merge_rows(rows: Iterable[Row], group_of: Callable[[str], str | None]) -> list[Row]:
+    """Rows with the same ``group_of(path)`` merged into one row named by it; rows whose
+    group is None stay as they are. The one folding rule (``--depth`` and ``--paper``)."""
+    result: list[Row] = []
+    index: dict[str, int] = {}
+    for row in rows:
+        key = group_of(row.path)
+        if key is None:
+            result.append(row)
+        elif key in index:
+            result[index[key]] = merged(result[index[key]], row)
+        else:
+            index[key] = len(result)
+            result.append(replace(row, path=key) if key != row.path else row)
+    return result
+
+
 @dataclass
 class Report:
     name: str
     input: tuple
     rows: list  # Row, the first is the input
-    batch: int = 1
+    batch: Any = 1  # an int, or a sympy symbol in a symbolic analysis
     dtype: str = "fp32"
-    totals: dict = field(init=False)
-    calls: dict = field(default_factory=dict, repr=False)  # set by analyze()
+    totals: dict = field(init=False)  # per image, as the rows
+    batch_totals: dict = field(init=False)  # for ``batch`` images
+    calls: dict[str, Call] = field(default_factory=dict, repr=False)  # set by analyze()
 
-    def __post_init__(self):
-        self.totals = self.compute_totals()
+    def __post_init__(self) -> None:
+        self.totals, self.batch_totals = self.compute_totals()
 
     @property
     def output(self) -> tuple:
@@ -65,41 +125,40 @@ class Report:
     def layers(self) -> list:
         return self.rows[1:]
 
-    def compute_totals(self) -> dict:
+    def compute_totals(self) -> tuple[dict, dict]:
+        """(per image, per batch): params, buffers, MACs, FLOPs, activations and bytes."""
         size = DTYPE_BYTES[self.dtype]
         params = sum(row.params for row in self.rows)
         activations = sum(row.activations for row in self.rows)
-        return {
-            "params": params,
-            "buffers": sum(row.buffers for row in self.rows),
-            "macs": sum(row.macs for row in self.rows) * self.batch,
-            "flops": sum(row.flops for row in self.rows) * self.batch,
-            "activations": activations * self.batch,
-            "activation_bytes": activations * self.batch * size,
-            "param_bytes": params * size,
-        }
+        macs = sum(row.macs for row in self.rows)
+        flops = sum(row.flops for row in self.rows)
+        buffers = sum(row.buffers for row in self.rows)
 
-    def per_image_totals(self) -> dict:
-        """The totals for one image, whatever the batch: what a spec's `expect:` states."""
-        return self.totals if self.batch == 1 else replace(self, batch=1).totals
+        def totals(batch) -> dict:
+            return {"params": params, "buffers": buffers,
+                    "macs": macs * batch, "flops": flops * batch,
+                    "activations": activations * batch,
+                    "activation_bytes": activations * batch * size,
+                    "param_bytes": params * size}
+
+        return totals(1), totals(self.batch)
+
+    def row_per_batch(self, row: Row) -> RowPerBatch:
+        """``row``'s activations, their bytes at ``dtype``, MACs and FLOPs for the batch."""
+        return RowPerBatch(row.activations * self.batch,
+                           row.activations * DTYPE_BYTES[self.dtype] * self.batch,
+                           row.macs * self.batch, row.flops * self.batch)
+
+    def with_rows(self, rows: list) -> Report:
+        """The same network, input, batch and dtype with other rows (folded ones)."""
+        return Report(self.name, self.input, rows, self.batch, self.dtype)
 
     def folded(self, depth: int | None) -> Report:
         """Rows deeper than ``depth`` path components merged into their ancestor."""
         if not depth:
             return self
-        rows, groups = [self.rows[0]], {}
-        for row in self.rows[1:]:
-            key = ".".join(row.path.split(".")[:depth])
-            if key in groups:
-                index = groups[key]
-                last = rows[index]
-                rows[index] = replace(
-                    last, kind="block", output_shape=row.output_shape,
-                    activations=last.activations + row.activations,
-                    params=last.params + row.params, buffers=last.buffers + row.buffers,
-                    macs=last.macs + row.macs, flops=last.flops + row.flops, rf=row.rf,
-                    folded=last.folded + 1)
-            else:
-                groups[key] = len(rows)
-                rows.append(replace(row, path=key) if key != row.path else row)
-        return Report(self.name, self.input, rows, self.batch, self.dtype)
+
+        def ancestor(path: str) -> str:
+            return ".".join(path.split(".")[:depth])
+
+        return self.with_rows([self.rows[0], *merge_rows(self.rows[1:], ancestor)])

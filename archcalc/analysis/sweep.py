@@ -8,18 +8,19 @@ from archcalc.errors import ArchcalcError, ShapeError
 
 @dataclass(frozen=True)
 class SweepPoint:
-    """One input size: its totals, or the layer where it collapses and why."""
+    """One input size: its totals for the sweep's batch, or the layer where it collapses
+    and why."""
 
     side: int
     input: tuple
     output: tuple | None = None
-    totals: dict | None = None
+    batch_totals: dict | None = None
     rejected_at: str | None = None  # node path of the layer that cannot take the size
     reason: str | None = None
 
     @property
     def accepted(self) -> bool:
-        return self.totals is not None
+        return self.batch_totals is not None
 
 
 def square_input(spec, side: int) -> tuple:
@@ -42,13 +43,6 @@ def sweep(spec, sides, *, batch: int = 1, dtype: str = "fp32") -> list[SweepPoin
             points.append(SweepPoint(side, shape, rejected_at=exc.node or "?",
                                      reason=exc.message))
             continue
-        points.append(SweepPoint(side, shape, tuple(report.output), dict(report.totals)))
+        points.append(SweepPoint(side, shape, tuple(report.output), dict(report.batch_totals)))
     return points
 
-
-def smallest_side(spec) -> int | None:
-    """The smallest square side the spec accepts (exact search, see limits)."""
-    from archcalc.analysis.limits import smallest_square_side
-
-    square_input(spec, 1)
-    return smallest_square_side(spec, spec.input[0])

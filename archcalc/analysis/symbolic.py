@@ -18,14 +18,15 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import sympy
 
 from archcalc.analysis.analyze import Analyzer, analyze
+from archcalc.analysis.report import Report
 from archcalc.errors import ArchcalcError
 from archcalc.layers import arith
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_MODULUS = 128
 # Bounds on sympy's work: the analysis of the largest zoo spec (preact_resnet1001) takes
 # about 3 s; the size classes are a search over moduli, cut off rather than left to run.
@@ -35,39 +36,6 @@ CLASSES_SECONDS = 3.0
 
 def symbol(name: str) -> sympy.Symbol:
     return sympy.Symbol(name, integer=True, positive=True)
-
-
-def parse_dimension(text: str):
-    """'224' -> 224, 'H' -> Symbol H (a positive integer). Numbers are held to the
-    spec's digit cap (int() itself refuses 4,300 digits with a ValueError)."""
-    from archcalc.errors import shown
-    from archcalc.spec.bounds import MAX_INT_DIGITS
-
-    text = text.strip()
-    if text.isdigit():
-        if len(text) > MAX_INT_DIGITS:
-            raise ArchcalcError(f"size {shown(text, 40)} has more than {MAX_INT_DIGITS} digits",
-                                hint="sizes and batches are counts: 3x224x224, --batch 8")
-        if int(text) < 1:
-            raise ArchcalcError(f"size {text!r} must be at least 1",
-                                hint="sizes and batches are positive: 3x224x224, --batch 8")
-        return int(text)
-    if _NAME.match(text):
-        return symbol(text)
-    raise ArchcalcError(f"{shown(text, 40)} is neither a size nor a symbol name",
-                        hint="write sizes like 3x224x224 or 3xHxW")
-
-
-def parse_shape(text: str) -> tuple:
-    """'3xHxW' -> (3, H, W); numbers at most the spec's MAX_SPATIAL, as `input:`."""
-    from archcalc.spec.bounds import MAX_SPATIAL
-
-    shape = tuple(parse_dimension(part) for part in re.split(r"[x,×]", text.strip()))
-    for value in shape:
-        if isinstance(value, int) and value > MAX_SPATIAL:
-            raise ArchcalcError(f"size {value:,} is larger than this tool accepts: at most "
-                                f"{MAX_SPATIAL:,} for each of C, H and W")
-    return shape
 
 
 def is_symbolic(values) -> bool:
@@ -142,7 +110,7 @@ def _known(names, name, text):
 @dataclass(frozen=True)
 class Condition:
     node: str
-    condition: object  # a sympy relation in the input symbols
+    condition: Any  # a sympy relation in the input symbols
     message: str
 
     def as_dict(self) -> dict:
@@ -166,11 +134,11 @@ class SymbolicAnalyzer(Analyzer):
 
 @dataclass
 class SymbolicResult:
-    report: object
+    report: Report
     conditions: list
     assumptions: Assumptions
     symbols: tuple
-    spec: object = None
+    spec: Any = None
     cache: dict = field(default_factory=dict, repr=False)  # derived facts, computed once
 
     def smallest_search(self):
@@ -243,8 +211,6 @@ def analyze_symbolic(spec, shape, *, batch=1, dtype="fp32", assume=(),
 def _undone(report, assumptions: Assumptions):
     from dataclasses import replace
 
-    from archcalc.analysis.report import Report
-
     def back(value):
         return assumptions.undo(value)
 
@@ -254,6 +220,7 @@ def _undone(report, assumptions: Assumptions):
     result = Report(report.name, tuple(back(d) for d in report.input), rows,
                     back(report.batch), report.dtype)
     result.totals = {key: back(value) for key, value in result.totals.items()}
+    result.batch_totals = {key: back(value) for key, value in result.batch_totals.items()}
     return result
 
 

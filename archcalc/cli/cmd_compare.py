@@ -23,7 +23,7 @@ def command(specs, input_text, dtype, fmt, plot_file):
 
     --input analyses every model at that size instead of each spec's own.
     """
-    from archcalc.analysis.compare import model_totals
+    from archcalc.analysis.side_by_side import model_totals
     from archcalc.spec.loader import load_spec
 
     if len(specs) < 2:
@@ -31,11 +31,11 @@ def command(specs, input_text, dtype, fmt, plot_file):
     shape = parse_input(input_text)
     models = [model_totals(load_spec(name), shape, dtype=dtype) for name in specs]
     if fmt == "json":
-        from archcalc.render.compare import comparison_dict
+        from archcalc.render.side_by_side import comparison_dict
 
         console.print_text(json.dumps(comparison_dict(models, dtype), indent=2))
     else:
-        from archcalc.render.compare import comparison_table, sentences
+        from archcalc.render.side_by_side import comparison_table, sentences
 
         console.out().print(comparison_table(models, dtype))
         for sentence in sentences(models):

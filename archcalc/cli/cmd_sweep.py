@@ -51,13 +51,14 @@ def command(spec, sizes_text, batch, dtype, fmt):
 
     Params change with the size when a flatten feeds a fully connected layer.
     """
-    from archcalc.analysis.sweep import smallest_side, square_input, sweep
+    from archcalc.analysis.limits import smallest_square_side
+    from archcalc.analysis.sweep import square_input, sweep
     from archcalc.spec.loader import load_spec
 
     loaded = load_spec(spec)
     square_input(loaded, 1)  # a clear error for a spec with a flat input
     points = sweep(loaded, parse_sides(sizes_text, loaded.input[1]), batch=batch, dtype=dtype)
-    smallest = smallest_side(loaded)
+    smallest = smallest_square_side(loaded)
     if fmt == "json":
         from archcalc.render.sweep import sweep_dict
 

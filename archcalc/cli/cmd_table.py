@@ -2,12 +2,26 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import click
 
 from archcalc.cli import console
-from archcalc.cli.options import (dtype_option, format_option, is_symbolic_text, parse_batch,
-                                  parse_input, spec_argument)
+from archcalc.cli.options import (dtype_option, format_option, parse_batch, parse_input,
+                                  spec_argument)
+
+
+@dataclass(frozen=True)
+class TableOptions:
+    """The command's options as given (sizes and batch still text: they may be symbols)."""
+
+    input_text: str | None
+    batch: str
+    assume: tuple
+    dtype: str
+    depth: int | None
+    fmt: str
+    paper: bool
 
 
 @click.command("table")
@@ -32,67 +46,84 @@ def command(spec, input_text, batch, assume, dtype, depth, fmt, paper):
 
     Memory is forward activation memory per batch at --dtype (MB = 10^6 bytes).
     """
-    from archcalc.analysis.limits import analyze_explained
+    from archcalc.analysis.shape_text import names_symbol
     from archcalc.spec.loader import load_spec
 
+    options = TableOptions(input_text, batch, assume, dtype, depth, fmt, paper)
     loaded = load_spec(spec)
     if paper:
-        return _paper(loaded, input_text, batch, assume, dtype, depth, fmt)
-    if is_symbolic_text(input_text) or is_symbolic_text(batch) or assume:
-        return _symbolic(loaded, input_text, batch, assume, dtype, depth, fmt)
-    batch = parse_batch(batch)
-    report = analyze_explained(loaded, parse_input(input_text), batch=batch,
-                               dtype=dtype).folded(depth)
-    if fmt == "json":
+        return _paper(loaded, options)
+    if names_symbol(input_text) or names_symbol(batch) or assume:
+        return _symbolic(loaded, options)
+    return _numeric(loaded, options)
+
+
+def _title(loaded) -> str:
+    return f"{loaded.name}: {loaded.title}" if loaded.title else loaded.name
+
+
+def _numeric(loaded, options: TableOptions) -> None:
+    from archcalc.analysis.limits import analyze_explained
+
+    batch = parse_batch(options.batch)
+    report = analyze_explained(loaded, parse_input(options.input_text), batch=batch,
+                               dtype=options.dtype).folded(options.depth)
+    if options.fmt == "json":
         from archcalc.render.export import report_dict
 
         console.print_text(json.dumps(report_dict(report, loaded), indent=2))
-    elif fmt == "csv":
+    elif options.fmt == "csv":
         from archcalc.render.export import report_csv
 
         console.print_text(report_csv(report))
-    elif fmt == "markdown":
+    elif options.fmt == "markdown":
         from archcalc.render.tables import markdown_table
 
         console.print_text(markdown_table(report))
     else:
         from archcalc.render.tables import rich_table
 
-        title = f"{loaded.name}: {loaded.title}" if loaded.title else loaded.name
-        console.out().print(rich_table(report, title))
+        console.out().print(rich_table(report, _title(loaded)))
         if loaded.source:
             console.out().print(f"source: {loaded.source}", markup=False)
 
 
-def _symbolic(loaded, input_text, batch, assume, dtype, depth, fmt):
-    from archcalc.analysis.symbolic import analyze_symbolic, parse_dimension, parse_shape
+def _symbolic(loaded, options: TableOptions) -> None:
+    from archcalc.analysis.shape_text import parse_dimension, parse_symbolic_shape
+    from archcalc.analysis.symbolic import analyze_symbolic
     from archcalc.render.symbolic import symbolic_dict, symbolic_rich
 
-    shape = parse_shape(input_text) if input_text else loaded.input
-    result = analyze_symbolic(loaded, shape, batch=parse_dimension(batch), dtype=dtype,
-                              assume=assume)
-    if depth:
-        result.report = result.report.folded(depth)
-    if fmt == "json":
+    shape = parse_symbolic_shape(options.input_text) if options.input_text else loaded.input
+    result = analyze_symbolic(loaded, shape, batch=parse_dimension(options.batch),
+                              dtype=options.dtype, assume=options.assume)
+    if options.depth:
+        result.report = result.report.folded(options.depth)
+    if options.fmt == "json":
         console.print_text(json.dumps(symbolic_dict(result, loaded), indent=2))
-    elif fmt in ("csv", "markdown"):
+    elif options.fmt in ("csv", "markdown"):
         raise click.UsageError("symbolic input supports --format rich or json")
     else:
         console.out().print(symbolic_rich(result, f"{loaded.name} at "
                                                   f"{' x '.join(map(str, shape))}"))
 
 
-def _paper(loaded, input_text, batch, assume, dtype, depth, fmt):
+def _paper_refused(loaded, options: TableOptions) -> bool:
+    return bool(options.depth or options.assume or str(options.batch) != "1"
+                or options.fmt not in ("rich", "json")
+                or (options.input_text is not None
+                    and parse_input(options.input_text) != loaded.input))
+
+
+def _paper(loaded, options: TableOptions) -> None:
     """--paper: published figures beside computed ones (format: archcalc/spec/paper.py)."""
     from archcalc.analysis.analyze import analyze
-    from archcalc.analysis.paper import compare_with_paper
+    from archcalc.analysis.published_check import compare_with_paper
 
-    if depth or assume or str(batch) != "1" or fmt not in ("rich", "json") or \
-            (input_text is not None and parse_input(input_text) != loaded.input):
+    if _paper_refused(loaded, options):
         raise click.UsageError("--paper compares per image at the spec's own input: use it "
                                "with --format rich or json, without --input, --batch, "
                                "--assume or --depth")
-    report = analyze(loaded, dtype=dtype)
+    report = analyze(loaded, dtype=options.dtype)
     comparison = compare_with_paper(loaded, report)
     if not comparison.checks:
         from archcalc.errors import ArchcalcError
@@ -100,14 +131,14 @@ def _paper(loaded, input_text, batch, assume, dtype, depth, fmt):
         raise ArchcalcError(f"{loaded.name} carries no published figures (`paper:`)",
                             hint="add e.g. `paper: {params: 138M}` at the top level or on a "
                                  "layer; the format is in archcalc/spec/paper.py")
-    if fmt == "json":
+    if options.fmt == "json":
         from archcalc.render.export import report_dict
-        from archcalc.render.paper import add_paper
+        from archcalc.render.published_check import add_paper
 
         data = add_paper(report_dict(comparison.report, loaded), comparison)
         console.print_text(json.dumps(data, indent=2))
     else:
-        from archcalc.render.paper import paper_table
+        from archcalc.render.published_check import paper_table
 
-        title = f"{loaded.name}: {loaded.title}" if loaded.title else loaded.name
-        console.out().print(paper_table(comparison, report, f"{title}, against the paper"))
+        console.out().print(paper_table(comparison, report,
+                                        f"{_title(loaded)}, against the paper"))

@@ -1,37 +1,22 @@
 """Options shared by several commands, parsed the same way everywhere."""
 from __future__ import annotations
 
-import re
-
 import click
 
 from archcalc.analysis.report import DTYPE_BYTES
 
 
 def parse_input(text: str | None):
-    """'3x224x224' -> (3, 224, 224); None stays None."""
+    """'3x224x224' -> (3, 224, 224); None stays None (analysis/shape_text.py's rule, with
+    click's usage message)."""
     if text is None:
         return None
-    from archcalc.errors import shown
-    from archcalc.spec.bounds import MAX_INT_DIGITS, MAX_SPATIAL
+    from archcalc.analysis.shape_text import ShapeTextError, parse_numeric_shape
 
-    parts = re.split(r"[x,×]", text.strip().lower())
-    try:  # the digit cap first: int() refuses 4,300 digits with a ValueError of its own
-        values = tuple(int(part) for part in parts if len(part) <= MAX_INT_DIGITS)
-    except ValueError:
-        values = ()
-    if len(values) != len(parts) or len(values) not in (1, 3) or any(v < 1 for v in values):
-        raise click.BadParameter(f"{shown(text, 40)} is not CxHxW with positive sizes, "
-                                 "e.g. 3x224x224")
-    if any(v > MAX_SPATIAL for v in values):  # as a spec's `input:` (spec/loader.py)
-        raise click.BadParameter(f"{shown(text, 40)} is larger than this tool accepts: at most "
-                                 f"{MAX_SPATIAL:,} for each of C, H and W")
-    return values
-
-
-def is_symbolic_text(text) -> bool:
-    """True when a size or batch names a symbol (a letter other than the x separator)."""
-    return text is not None and re.search(r"[A-Za-wyz_]", str(text)) is not None
+    try:
+        return parse_numeric_shape(text)
+    except ShapeTextError as exc:
+        raise click.BadParameter(exc.message) from None
 
 
 def parse_batch(text) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archcalc.analysis.report import DTYPE_BYTES
 from archcalc.errors import ArchcalcError
 from archcalc.render import units
 
@@ -53,11 +52,11 @@ def layer_figure(report, *, width_px: int | None = None, height_px: int | None =
     axes = figure.subplots(3, 1, sharex=True)
     positions = list(range(len(rows)))
     colours = [KIND_COLOURS.get(row.kind, OTHER_COLOUR) for row in rows]
-    size = DTYPE_BYTES[report.dtype] * report.batch
+    per_batch = [report.row_per_batch(row) for row in rows]
     panels = (
-        ("activation memory", [row.activations * size for row in rows], units.size_bytes),
+        ("activation memory", [each.activation_bytes for each in per_batch], units.size_bytes),
         ("params", [row.params for row in rows], units.si),
-        ("MACs", [row.macs * report.batch for row in rows], units.si),
+        ("MACs", [each.macs for each in per_batch], units.si),
     )
     for ax, (label, values, formatter) in zip(axes, panels):
         ax.bar(positions, values, color=colours, width=0.8)
@@ -73,7 +72,7 @@ def layer_figure(report, *, width_px: int | None = None, height_px: int | None =
     axes[-1].set_xticklabels([row.path for row in rows], rotation=90,
                              fontsize=8 if len(rows) <= 60 else 5)
     axes[-1].set_xlim(-0.6, len(rows) - 0.4)
-    totals = report.totals
+    totals = report.batch_totals
     figure.suptitle(f"{report.name} at {units.shape(report.input)}, {report.dtype}: "
                     f"{units.size_bytes(totals['activation_bytes'])} activations, "
                     f"{units.si(totals['params'])} params, {units.si(totals['macs'])} MACs")

@@ -20,7 +20,7 @@ def sweep_table(spec, points, smallest: int | None, dtype: str, batch: int):
         table.add_column(header, justify="right" if 2 <= index <= 5 else "left")
     for point in points:
         if point.accepted:
-            totals = point.totals
+            totals = point.batch_totals
             table.add_row(units.shape(point.input), units.shape(point.output),
                           units.grouped(totals["params"]), units.grouped(totals["macs"]),
                           units.grouped(totals["activations"]),
@@ -36,7 +36,7 @@ def sweep_dict(spec, points, smallest: int | None, dtype: str, batch: int) -> di
     for point in points:
         entry = {"side": point.side, "input": list(point.input), "accepted": point.accepted}
         if point.accepted:
-            entry.update(output=list(point.output), **point.totals)
+            entry.update(output=list(point.output), **point.batch_totals)
         else:
             entry.update(rejected_at=point.rejected_at, reason=point.reason)
         sizes.append(entry)

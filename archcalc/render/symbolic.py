@@ -66,7 +66,7 @@ def symbolic_dict(result, spec) -> dict:
         "dtype": report.dtype, "symbols": [str(s) for s in result.symbols],
         "assumptions": result.assumptions.text,
         "output": [str(d) for d in report.output],
-        "totals": {key: _expr(value) for key, value in report.totals.items()},
+        "totals": {key: _expr(value) for key, value in report.batch_totals.items()},
         "layers": [{"name": row.path, "kind": row.kind,
                     "output_shape": [str(d) for d in row.output_shape],
                     "activations": _expr(row.activations), "params": _expr(row.params),
@@ -83,7 +83,7 @@ def symbolic_rich(result, title: str):
     report = result.report
     table = Table(title=title, header_style="bold", show_footer=True,
                   caption=_caption(result), caption_justify="left")
-    totals = report.totals
+    totals = report.batch_totals
     footer = ["total", "", " x ".join(str(d) for d in report.output),
               _text(totals["activations"]), _text(totals["params"]),
               _text(totals["macs"])]

@@ -1,7 +1,7 @@
 """People-facing tables of a report: rich (terminal) and Markdown."""
 from __future__ import annotations
 
-from archcalc.analysis.report import DTYPE_BYTES, Report
+from archcalc.analysis.report import Report
 from archcalc.render import units
 from archcalc.render.safe_text import cell
 
@@ -10,24 +10,24 @@ HEADERS = ("layer", "kind", "output (CxHxW)", "activations", "memory", "params",
 
 
 def _cells(row, report: Report) -> list[str]:
-    size = DTYPE_BYTES[report.dtype] * report.batch
+    """One row for the whole batch (the caption says which batch)."""
+    batch = report.row_per_batch(row)
     rf = f"{units.square(row.rf.size)} /{units.square(row.rf.stride)}" if row.rf else ""
     # the stacked layout hands rich pre-built segments, so names are escaped here
     return [cell(row.path), cell(row.kind), units.shape(row.output_shape),
-            units.grouped(row.activations * report.batch),
-            units.size_bytes(row.activations * size), units.grouped(row.params),
-            units.grouped(row.macs * report.batch), rf]
+            units.grouped(batch.activations), units.size_bytes(batch.activation_bytes),
+            units.grouped(row.params), units.grouped(batch.macs), rf]
 
 
 def _total_cells(report: Report) -> list[str]:
-    totals = report.totals
+    totals = report.batch_totals
     return ["total", "", units.shape(report.output), units.grouped(totals["activations"]),
             units.size_bytes(totals["activation_bytes"]), units.grouped(totals["params"]),
             units.grouped(totals["macs"]), ""]
 
 
 def caption(report: Report) -> str:
-    totals = report.totals
+    totals = report.batch_totals
     return (f"{report.name} at {units.shape(report.input)}, batch {report.batch}, "
             f"{report.dtype}: {units.si(totals['params'])} params "
             f"({units.size_bytes(totals['param_bytes'])}), {units.si(totals['macs'])} MACs, "

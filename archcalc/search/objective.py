@@ -66,7 +66,7 @@ def spec_with_dropout(spec_name: str, probability: float, folder: Path) -> str:
 
 
 def trial_runner(job):
-    from archcalc.cli.options import parse_input
+    from archcalc.analysis.shape_text import parse_numeric_shape
     from archcalc.train.config import TrainConfig
     from archcalc.train.runner import train
 
@@ -75,7 +75,8 @@ def trial_runner(job):
             spec = job.spec
             if "dropout" in values:
                 spec = spec_with_dropout(job.spec, values["dropout"], Path(folder))
-            base = TrainConfig(spec=spec, data=job.data, input=parse_input(job.input_text),
+            shape = None if job.input_text is None else parse_numeric_shape(job.input_text)
+            base = TrainConfig(spec=spec, data=job.data, input=shape,
                                epochs=epochs, seed=job.seed, checks=False,
                                out=str(Path(folder) / "run"))
             overrides = {key: values[key] for key in ("lr", "weight_decay", "momentum",

@@ -36,7 +36,7 @@ def auto_batch_size(report, device: torch.device, amp: bool, spec=None,
     """128, halved until a step fits: on CUDA, the training memory `archcalc plan`
     computes (saved activations, gradients, optimizer state) within half the card;
     on CPU, a step's work within CPU_STEP_MACS."""
-    per_image_macs = report.totals["macs"] / report.batch
+    per_image_macs = report.totals["macs"]  # totals are per image
     batch = DEFAULT_BATCH
     if device.type == "cuda":
         from archcalc.analysis.memory import plan
@@ -53,20 +53,19 @@ def auto_batch_size(report, device: torch.device, amp: bool, spec=None,
 
 
 def cost_line(report, batch: int, amp: bool) -> str:
-    totals = report.totals
-    per_image = report.batch
+    totals = report.totals  # per image
     dtype = "bf16" if amp else "fp32"
-    activation_bytes = totals["activations"] // per_image * batch * DTYPE_BYTES[dtype]
+    activation_bytes = totals["activations"] * batch * DTYPE_BYTES[dtype]
     return (f"{units.grouped(totals['params'])} params, "
-            f"{units.si(totals['macs'] // per_image)} MACs per image "
-            f"({units.si(TRAIN_MACS_PER_FORWARD * totals['macs'] // per_image * batch)} per "
+            f"{units.si(totals['macs'])} MACs per image "
+            f"({units.si(TRAIN_MACS_PER_FORWARD * totals['macs'] * batch)} per "
             f"training step of {batch}), forward activations "
             f"{units.size_bytes(activation_bytes)} per batch of {batch} ({dtype})")
 
 
 def planned_seconds_per_image(report, device: torch.device) -> float:
     """Training time per image at the nominal speed: 3 x the analysed forward MACs."""
-    per_image_macs = report.totals["macs"] / report.batch
+    per_image_macs = report.totals["macs"]  # totals are per image
     rate = NOMINAL_MACS_PER_S.get(device.type, NOMINAL_MACS_PER_S["cpu"])
     return TRAIN_MACS_PER_FORWARD * per_image_macs / rate
 

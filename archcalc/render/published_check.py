@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from archcalc.analysis.paper import Check, PaperComparison, computed_value
+from archcalc.analysis.published_check import Check, PaperComparison, computed_value
 from archcalc.render import units
 from archcalc.spec.paper import METRICS
 

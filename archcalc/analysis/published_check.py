@@ -1,4 +1,5 @@
-"""Published figures (`paper:`) against the computed values, per node and in total.
+"""Published figures (a spec's `paper:`, read by spec/paper.py) checked against the
+computed values, per node and in total (`archcalc table --paper`).
 
 A node's computed value is the sum over its rows (an inception block, a template
 call, one layer), per image. The report is folded so that each node carrying
@@ -6,9 +7,9 @@ figures is one row, as the paper's table shows it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from archcalc.analysis.report import Report
+from archcalc.analysis.report import Report, merge_rows
 from archcalc.spec.model import Params
 from archcalc.spec.paper import Figure, spec_figures
 
@@ -57,12 +58,13 @@ def _under(path: str, prefix: str) -> bool:
 def weights(report: Report, prefix: str) -> int:
     """Params without biases of the layers under ``prefix`` (all layers for '')."""
     total = 0
-    for path, (kind, params, ins, out) in report.calls.items():
+    for path, call in report.calls.items():
         if prefix and not _under(path, prefix):
             continue
+        params = call.params
         if params.get("bias"):
             params = Params({**params, "bias": False})
-        total += kind.param_count(params, ins, out)
+        total += call.kind.param_count(params, call.inputs, call.output)
     return total
 
 
@@ -76,23 +78,10 @@ def computed_value(report: Report, prefix: str, metric: str) -> int:
 
 def fold_to(report: Report, paths) -> Report:
     """Rows under each of ``paths`` merged into one row named by the path."""
-    rows, index = [], {}
-    for row in report.rows:
-        key = next((p for p in paths if _under(row.path, p)), None)
-        if key is None:
-            rows.append(row)
-        elif key not in index:
-            index[key] = len(rows)
-            rows.append(replace(row, path=key) if row.path != key else row)
-        else:
-            last = rows[index[key]]
-            rows[index[key]] = replace(
-                last, kind="block", output_shape=row.output_shape,
-                activations=last.activations + row.activations,
-                params=last.params + row.params, buffers=last.buffers + row.buffers,
-                macs=last.macs + row.macs, flops=last.flops + row.flops, rf=row.rf,
-                folded=last.folded + 1)
-    return Report(report.name, report.input, rows, report.batch, report.dtype)
+    def node_of(path: str) -> str | None:
+        return next((p for p in paths if _under(path, p)), None)
+
+    return report.with_rows(merge_rows(report.rows, node_of))
 
 
 def compare_with_paper(spec, report: Report) -> PaperComparison:

@@ -1,11 +1,49 @@
-"""Forms of a comparison: a rich table with ratio sentences, and a plain dict for JSON."""
+"""Forms of a comparison (`archcalc compare`): a rich table, the ratios in words as the
+lecture writes them ("Compared to AlexNet: 12X less params, 2x more compute"), and a plain
+dict for JSON."""
 from __future__ import annotations
 
-from archcalc.analysis.compare import METRICS, ModelTotals, describe, ratios
+from fractions import Fraction
+
+from archcalc.analysis.side_by_side import METRICS, ModelTotals, ratios
 from archcalc.render import units
 
 HEADERS = ("model", "input", "params", "MACs", "FLOPs", "activation memory",
            "depth (weight layers)")
+# metric -> (what it counts, word when the model has less of it, word when more)
+WORDS = {
+    "params": ("parameters", "fewer", "more"),
+    "macs": ("MACs", "fewer", "more"),
+    "flops": ("FLOPs", "fewer", "more"),
+    "activations": ("activation memory", "less", "more"),
+    "depth": ("weight layers", "fewer", "more"),
+}
+
+
+def _phrase(ratio: Fraction, label: str, fewer: str, more: str) -> str:
+    if ratio == 1:
+        return f"the same {label}"
+    word, factor = (more, ratio) if ratio > 1 else (fewer, 1 / ratio)
+    shown = units.ratio(float(factor))
+    if shown == units.ratio(1.0):  # within half a percent: "1x more" would mislead
+        return f"about the same {label}"
+    return f"{shown} {word} {label}"
+
+
+def describe(base: ModelTotals, other: ModelTotals) -> str:
+    """'googlenet: 8.91x fewer parameters, 1.39x more MACs, ... than alexnet; 22 weight
+    layers deep against 8'."""
+    found = ratios(base, other)
+    phrases = [_phrase(found[key], *WORDS[key]) for key in METRICS[:-1]
+               if found[key] is not None]
+    if other.input != base.input:
+        inputs = f" (at {units.shape(other.input)} against {units.shape(base.input)})"
+    else:
+        inputs = ""
+    listed = ", ".join(phrases[:-1]) + f" and {phrases[-1]}" if len(phrases) > 1 \
+        else "".join(phrases)
+    return (f"{other.name}: {listed} than {base.name}{inputs}; {other.depth} weight layers "
+            f"deep against {base.depth}")
 
 
 def _cell(value: str, ratio) -> str:
@@ -50,7 +88,7 @@ def comparison_dict(models: list[ModelTotals], dtype: str) -> dict:
             "activations": model.activations, "activation_bytes": model.activation_bytes,
             "depth": model.depth,
             "ratios": {key: float(found[key]) if found[key] is not None else None
-                       for key, *_ in METRICS},
+                       for key in METRICS},
             "summary": describe(base, model) if model is not base else None,
         })
     return {"baseline": base.name, "dtype": dtype, "models": entries}

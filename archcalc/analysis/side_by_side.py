@@ -1,7 +1,6 @@
-"""Several specs side by side: their totals and each one's ratios to the first.
-
-The lecture compares networks in words ("Compared to AlexNet: 12X less params, 2x
-more compute"); ``describe`` writes the same kind of sentence from exact totals.
+"""Several specs side by side: their totals per image and each one's exact ratios to
+the first (`archcalc compare`; render/side_by_side.py writes them as a table and in
+words, as the lecture does: "Compared to AlexNet: 12X less params, 2x more compute").
 """
 from __future__ import annotations
 
@@ -10,14 +9,8 @@ from fractions import Fraction
 
 from archcalc.spec.model import Branch, Layer, Sequence
 
-# (key, what it counts, word when the model has less of it, word when more)
-METRICS = (
-    ("params", "parameters", "fewer", "more"),
-    ("macs", "MACs", "fewer", "more"),
-    ("flops", "FLOPs", "fewer", "more"),
-    ("activations", "activation memory", "less", "more"),
-    ("depth", "weight layers", "fewer", "more"),
-)
+# the totals compared, in the order they are shown
+METRICS = ("params", "macs", "flops", "activations", "depth")
 
 
 @dataclass(frozen=True)
@@ -67,34 +60,5 @@ def model_totals(spec, input_shape=None, *, dtype: str = "fp32") -> ModelTotals:
 def ratios(base: ModelTotals, other: ModelTotals) -> dict:
     """other / base for every metric, exact; None where the base is zero."""
     return {key: Fraction(getattr(other, key), getattr(base, key))
-            if getattr(base, key) else None for key, *_ in METRICS}
+            if getattr(base, key) else None for key in METRICS}
 
-
-def _phrase(ratio: Fraction, label: str, fewer: str, more: str) -> str:
-    from archcalc.render import units
-
-    if ratio == 1:
-        return f"the same {label}"
-    word, factor = (more, ratio) if ratio > 1 else (fewer, 1 / ratio)
-    shown = units.ratio(float(factor))
-    if shown == units.ratio(1.0):  # within half a percent: "1x more" would mislead
-        return f"about the same {label}"
-    return f"{shown} {word} {label}"
-
-
-def describe(base: ModelTotals, other: ModelTotals) -> str:
-    """'googlenet: 8.91x fewer parameters, 1.39x more MACs, ... than alexnet; 22 weight
-    layers deep against 8'."""
-    found = ratios(base, other)
-    phrases = [_phrase(found[key], label, fewer, more)
-               for key, label, fewer, more in METRICS[:-1] if found[key] is not None]
-    if other.input != base.input:
-        from archcalc.render import units
-
-        inputs = f" (at {units.shape(other.input)} against {units.shape(base.input)})"
-    else:
-        inputs = ""
-    listed = ", ".join(phrases[:-1]) + f" and {phrases[-1]}" if len(phrases) > 1 \
-        else "".join(phrases)
-    return (f"{other.name}: {listed} than {base.name}{inputs}; {other.depth} weight layers "
-            f"deep against {base.depth}")
