@@ -119,6 +119,28 @@ class Expander:
             where=where, node=container or None,
             hint="write `- conv: {out: 64, kernel: 3}`; put repeat/name inside the arguments")
 
+    def expand_root(self, layers, where: Location) -> list:
+        """The top level's nodes: `layers:` is a list of items, or one template call
+        (``layers: {cifar_resnet: {blocks: 3}}``) whose body items become the top level
+        itself, named as if written there (``conv1``, ``layer1``, not ``cifar_resnet1.conv1``)."""
+        if not isinstance(layers, dict):
+            return self.expand_items(layers, where, "", Scope({}))
+        if len(layers) != 1 or next(iter(layers)) not in self.templates:
+            raise SpecError(f"expected a list of layers (or one template call), got "
+                            f"{shown(layers)}", where=where,
+                            hint="start each layer with `- `, or call one template: "
+                                 "`layers: {cifar_resnet: {blocks: 3}}`")
+        op, body = self.parse_item(layers, where, "")
+        for key in CONTROL_KEYS:
+            if key in body:
+                raise SpecError(f"`{key}` does not apply to a whole-model template call",
+                                where=body.where_of(key),
+                                hint="put it on the items of the template's body")
+        template = self.templates[op]
+        values = {k: self.substitute(v, {}, body.where_of(k), "") for k, v in body.items()}
+        inner = Scope(_bind(template, values, Item(op, body, body, where, "")), (op,))
+        return self.expand_items(template.body, template.where, "", inner)
+
     def expand_items(self, items, where: Location, prefix: str, scope: Scope):
         if items is None:
             return []

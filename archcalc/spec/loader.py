@@ -8,7 +8,7 @@ from archcalc.errors import Location, SpecError, shown
 from archcalc.layers.registry import all_kinds, did_you_mean, unknown_key_error
 from archcalc.spec import catalog
 from archcalc.spec.bounds import MAX_SPATIAL
-from archcalc.spec.expand import Expander, Scope
+from archcalc.spec.expand import Expander
 from archcalc.spec.library import Origin, gather_templates
 from archcalc.spec.model import Spec
 from archcalc.spec.names import check_module_names
@@ -66,7 +66,7 @@ def parse_spec(text: str, filename: str, input_shape=None, *, folder=None) -> Sp
                     os.path.dirname(filename), ((_real(folder, filename), filename),))
     expander = Expander(filename, read_defaults(document), gather_templates(document, origin))
     root_items = document["layers"]
-    children = expander.expand_items(root_items, document.where_of("layers"), "", Scope({}))
+    children = expander.expand_root(root_items, document.where_of("layers"))
     if not children:
         raise SpecError("`layers` is empty", where=document.where_of("layers"))
     from archcalc.spec.model import Sequence
