@@ -14,7 +14,7 @@ import pytest
 from archcalc import load_spec
 from archcalc.analysis.analyze import analyze
 from archcalc.analysis.published_check import compare_with_paper
-from archcalc.spec.paper import parse_figure
+from archcalc.spec.published import parse_figure
 
 
 def comparison(name):

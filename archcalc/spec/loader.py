@@ -12,7 +12,7 @@ from archcalc.spec.expand import Expander
 from archcalc.spec.library import Origin, gather_templates
 from archcalc.spec.model import Spec
 from archcalc.spec.names import check_module_names
-from archcalc.spec.paper import check_paper
+from archcalc.spec.published import check_paper
 from archcalc.spec.reading import read_spec_text
 from archcalc.spec.yamlsource import YamlMap, read_yaml
 
@@ -76,7 +76,7 @@ def parse_spec(text: str, filename: str, input_shape=None, *, folder=None) -> Sp
         raise SpecError("`torchvision` names the torchvision model this spec reproduces, "
                         "e.g. `torchvision: resnet50`", where=document.where_of("torchvision"))
     root = Sequence("", tuple(children), document.where_of("layers"))
-    check_paper(document, root)  # published figures (`paper:`), see spec/paper.py
+    check_paper(document, root)  # published figures (`paper:`), see spec/published.py
     check_module_names(root)  # names a built module can register, see spec/names.py
     return Spec(name=name, source=str(document.get("source", "")), input=shape,
                 torchvision=torchvision, root=root, file=filename,
