@@ -95,7 +95,7 @@ def _use_libraries(document: YamlMap, origin: Origin, gathered: _Gathered) -> No
                             where=entry_where, hint="merge small libraries into one file")
         gathered.files.add(real)
         inner = Origin(path.parent, os.path.dirname(shown_as), origin.chain + ((real, shown_as),))
-        library = _read_library(path, shown_as)
+        library = read_library(path, shown_as)
         _use_libraries(library, inner, gathered)
         for template in read_templates(library).values():
             _add(gathered, template)
@@ -127,7 +127,7 @@ def _resolve(entry, origin: Origin, where: Location) -> tuple[Path, str]:
     return path, shown_as
 
 
-def _read_library(path: Path, shown_as: str) -> YamlMap:
+def read_library(path: Path, shown_as: str) -> YamlMap:
     document = read_yaml(read_spec_text(path, shown_as), shown_as)
     start = "a library is `archcalc: 1` and `templates:` (optionally `source:` and `use:`)"
     if not isinstance(document, YamlMap):
