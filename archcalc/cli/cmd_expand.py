@@ -11,8 +11,9 @@ from archcalc.cli.options import spec_argument
 @spec_argument
 def command(spec):
     """Print NAME|PATH as an explicit spec: every node named, every parameter
-    written, templates and repeats unrolled into `group` items. It loads back to
-    the same graph, so it shows exactly what a compact spec means."""
+    written, templates (the spec's own and those of the libraries in its `use:`)
+    and repeats unrolled into `group` items. It needs no library and loads back
+    to the same graph, so it shows exactly what a compact spec means."""
     from archcalc.spec.loader import load_spec
     from archcalc.spec.writer import to_yaml
 

@@ -48,6 +48,9 @@ def parse_spec(text: str, filename: str, input_shape=None, *, folder=None) -> Sp
     for key in document:
         if key not in TOP_KEYS:
             raise unknown_key_error(key, TOP_KEYS, "a spec", document.where_of(key))
+    if "templates" in document and "layers" not in document and "name" not in document:
+        start = ("this looks like a template library (`archcalc: 1` and `templates:`): "
+                 "check a spec that names it in `use:`")
     for key in ("archcalc", "name", "input", "layers"):
         if key not in document:
             raise SpecError(f"the spec needs a top-level `{key}`", where=document.where,
