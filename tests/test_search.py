@@ -12,7 +12,7 @@ pytest.importorskip("torch")
 
 from archcalc.search import study as studies  # noqa: E402
 from archcalc.search.objective import TrialOutcome  # noqa: E402
-from archcalc.search.run import SearchJob, run_search  # noqa: E402
+from archcalc.search.run import SearchJob, SearchPlan, run_search  # noqa: E402
 from archcalc.search.space import ParamRange, edge_warnings, narrow, parse_param  # noqa: E402
 
 
@@ -42,18 +42,17 @@ SPACE = (ParamRange("lr", 1e-5, 1.0, True),)
 
 
 def test_search_of_lenet5_on_digits_finds_above_90_percent(tmp_path):
-    result = run_search(SearchJob("lenet5"), [parse_param("lr=0.01:0.05:log"),
-                                              parse_param("batch_size=16:24")],
-                        stage="fine", trials=2, epochs=8, coarse_epochs=None, storage=None,
-                        study="lenet5", workers=1, out_dir=tmp_path)
+    space = (parse_param("lr=0.01:0.05:log"), parse_param("batch_size=16:24"))
+    result = run_search(SearchJob("lenet5"), SearchPlan(space, "lenet5", tmp_path, stage="fine",
+                                                        trials=2, epochs=8))
     assert result["best"]["val_acc"] > 0.90
     assert (tmp_path / "search.db").exists() and (tmp_path / "search.png").exists()
 
 
 def test_learning_rates_up_to_1e6_explode_and_the_search_completes(tmp_path):
-    result = run_search(SearchJob("lenet5"), [parse_param("lr=1e4:1e6:log")], stage="fine",
-                        trials=2, epochs=1, coarse_epochs=None, storage=None, study="hot",
-                        workers=1, out_dir=tmp_path)
+    result = run_search(SearchJob("lenet5"), SearchPlan((parse_param("lr=1e4:1e6:log"),), "hot",
+                                                        tmp_path, stage="fine", trials=2,
+                                                        epochs=1))
     rows = result["stages"][0]["rows"]
     assert [row["state"] for row in rows] == ["exploded", "exploded"]
     assert all(row["exploded_step"] is not None for row in rows)

@@ -51,7 +51,7 @@ AUTO_SEARCH_PROCESS = textwrap.dedent("""
     import json, math, sys, time
     from pathlib import Path
     from archcalc.search.objective import TrialOutcome
-    from archcalc.search.run import run_search
+    from archcalc.search.run import SearchPlan, run_search
     from archcalc.search.space import ParamRange
 
     class Job:
@@ -63,9 +63,9 @@ AUTO_SEARCH_PROCESS = textwrap.dedent("""
                 return TrialOutcome("ok", 1 - abs(math.log10(values["lr"]) + 2) / 10)
             return run_trial
 
-    result = run_search(Job(), [ParamRange("lr", 1e-5, 1.0, True)], stage="auto", trials=6,
-                        epochs=2, coarse_epochs=None, storage=sys.argv[1], study="auto",
-                        workers=1, out_dir=Path(sys.argv[2]))
+    plan = SearchPlan((ParamRange("lr", 1e-5, 1.0, True),), "auto", Path(sys.argv[2]),
+                      stage="auto", trials=6, epochs=2, storage=sys.argv[1])
+    result = run_search(Job(), plan)
     print(json.dumps(result["stages"][1]["ranges"]))
 """)
 

@@ -6,6 +6,7 @@ import click
 from archcalc.cli import console
 from archcalc.cli.options import input_option, parse_input, require_torch, spec_argument
 from archcalc.cli.training import (
+    BuildRequest,
     expand_path_option,
     given,
     run_training,
@@ -40,25 +41,30 @@ def command(spec, input_text, weights, save, layout, overwrite, train, **options
     writes the trained weights. Exit status: 0 trained; 1 a check failed or the
     explosion guard stopped training; 2 bad input; 130 interrupted (checkpoint saved).
     """
+    request = BuildRequest(spec, input_text, weights, save, layout, overwrite, options)
     require_torch()
     if train:
-        return run_training(spec, parse_input(input_text), weights, save, layout, options,
-                            overwrite)
-    if given(options):
-        names = ", ".join("--" + name.replace("_", "-") for name in given(options))
+        return run_training(request)
+    return _build(request)
+
+
+def _build(request: BuildRequest) -> None:
+    """Build (and load, and save) without training."""
+    if given(request.options):
+        names = ", ".join("--" + name.replace("_", "-") for name in given(request.options))
         raise click.UsageError(f"{names} only apply with --train")
-    if save and not overwrite:
+    if request.save and not request.overwrite:
         from archcalc.files import refuse_existing
 
-        refuse_existing(save, "--save")
+        refuse_existing(request.save, "--save")
     from archcalc.analysis.analyze import analyze
     from archcalc.render import units
     from archcalc.spec.loader import load_spec
     from archcalc.torchgraph.builder import build_module
     from archcalc.torchgraph.weights import load_weights, save_atomic, to_layout
 
-    loaded = load_spec(spec)
-    shape = parse_input(input_text)
+    loaded = load_spec(request.spec)
+    shape = parse_input(request.input_text)
     report = analyze(loaded, shape)
     model = build_module(loaded, shape)
     totals = report.totals
@@ -68,9 +74,9 @@ def command(spec, input_text, weights, save, layout, overwrite, train, **options
         f"{units.si(totals['macs'])} MACs, {units.size_bytes(totals['activation_bytes'])} "
         f"activations per image (fp32), {sum(1 for _ in model.modules())} modules",
         markup=False)
-    if weights:
-        load_weights(model, weights)
-        console.out().print(f"loaded {weights}", markup=False)
-    if save:
-        save_atomic(to_layout(model.state_dict(), loaded, layout), save)
-        console.out().print(f"saved {save} ({layout} layout)", markup=False)
+    if request.weights:
+        load_weights(model, request.weights)
+        console.out().print(f"loaded {request.weights}", markup=False)
+    if request.save:
+        save_atomic(to_layout(model.state_dict(), loaded, request.layout), request.save)
+        console.out().print(f"saved {request.save} ({request.layout} layout)", markup=False)

@@ -2,11 +2,34 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from pathlib import Path
 
 import click
 
 from archcalc.cli import console
 from archcalc.cli.options import format_option, require_torch
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """The command line of `archcalc search`, as click parsed it."""
+
+    spec: str | None
+    trials: int
+    epochs: int
+    coarse_epochs: int | None
+    params: tuple
+    stage: str
+    storage: str | None
+    study: str | None
+    workers: int
+    data: str
+    input_text: str | None
+    out: str | None
+    seed: int
+    show: bool
+    fmt: str
 
 
 @click.command("search")
@@ -60,36 +83,44 @@ def command(spec, trials, epochs, coarse_epochs, params, stage, storage, study, 
     is sorted by validation accuracy, with a warning when a best value sits at the
     edge of its range.
     """
-    from pathlib import Path
-
-    from archcalc.search.run import SearchJob, run_search, show_study
-    from archcalc.search.space import default_space, parse_params
-
-    if show:
-        if not study:
-            raise click.UsageError("--show needs --study (and --storage unless the default "
-                                   "store in --out holds it)")
-        out_dir = Path(out or f"runs/search-{study}")
-        result = show_study(storage, study, out_dir)
-    else:
-        if not spec:
-            raise click.UsageError("give NAME|PATH to search (or --show)")
-        require_torch()
-        space = parse_params(params) or default_space()
-        from archcalc.spec.loader import load_spec
-
-        load_spec(str(spec))  # a spec that cannot load is refused before a store is made
-        study_name = study or Path(str(spec)).stem
-        out_dir = Path(out or f"runs/search-{study_name}")
-        job = SearchJob(spec=str(spec), data=data, input_text=input_text, seed=seed)
-        result = run_search(job, space, stage=stage, trials=trials, epochs=epochs,
-                            coarse_epochs=coarse_epochs, storage=storage, study=study_name,
-                            workers=workers, out_dir=out_dir,
-                            say=None if fmt == "json" else _say)
-    if fmt == "json":
+    options = SearchOptions(**locals())  # click passes one parameter per option
+    result = _show(options) if options.show else _search(options)
+    if options.fmt == "json":
         console.print_text(json.dumps(result, indent=2, default=str))
     else:
         _print(result)
+
+
+def _show(options: SearchOptions) -> dict:
+    from archcalc.search.run import show_study
+
+    if not options.study:
+        raise click.UsageError("--show needs --study (and --storage unless the default "
+                               "store in --out holds it)")
+    out_dir = Path(options.out or f"runs/search-{options.study}")
+    return show_study(options.storage, options.study, out_dir)
+
+
+def _search(options: SearchOptions) -> dict:
+    from archcalc.search.run import SearchJob, SearchPlan, run_search
+    from archcalc.search.space import default_space, parse_params
+
+    if not options.spec:
+        raise click.UsageError("give NAME|PATH to search (or --show)")
+    require_torch()
+    space = parse_params(options.params) or default_space()
+    from archcalc.spec.loader import load_spec
+
+    spec = str(options.spec)
+    load_spec(spec)  # a spec that cannot load is refused before a store is made
+    study = options.study or Path(spec).stem
+    plan = SearchPlan(tuple(space), study, Path(options.out or f"runs/search-{study}"),
+                      stage=options.stage, trials=options.trials, epochs=options.epochs,
+                      coarse_epochs=options.coarse_epochs, storage=options.storage,
+                      workers=options.workers)
+    job = SearchJob(spec=spec, data=options.data, input_text=options.input_text,
+                    seed=options.seed)
+    return run_search(job, plan, say=None if options.fmt == "json" else _say)
 
 
 def _say(text: str) -> None:

@@ -7,11 +7,12 @@ resumed run can tell a changed option from an untouched one.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import click
 
 from archcalc.cli import console
-from archcalc.cli.options import expand_path
+from archcalc.cli.options import expand_path, parse_input
 
 PATH_SOURCES = ("cifar10", "folder")  # --data kinds whose argument is a path
 
@@ -144,30 +145,45 @@ def weights_option(help_text: str):
                         callback=expand_path_option, help=help_text)
 
 
-def run_training(spec, input_shape, weights, save, layout, options: dict,
-                 overwrite: bool = False) -> None:
+@dataclass(frozen=True)
+class BuildRequest:
+    """What `archcalc build` was asked, grouped from click's one parameter per option."""
+
+    spec: str
+    input_text: str | None           # --input as typed (parsed where it is used)
+    weights: str | None
+    save: str | None                 # where the (trained) weights go
+    layout: str                      # archcalc | torchvision key names for --save
+    overwrite: bool
+    options: dict                    # the training options (None where not typed)
+
+
+def run_training(request: BuildRequest) -> None:
     from archcalc.errors import ArchcalcError
     from archcalc.train.display import RichDisplay
     from archcalc.train.runner import resume_config, train
 
+    options = dict(request.options)
     folder = options.pop("resume", None)
+    input_shape = parse_input(request.input_text)
     if folder:
         changes = given(options)
-        if input_shape is not None or weights:
+        if input_shape is not None or request.weights:
             raise ArchcalcError("--input and --weights come from the run being resumed")
-        if overwrite:
+        if request.overwrite:
             raise click.UsageError("--resume continues a run and --overwrite starts a new "
                                    "one: give one of them")
-        config = resume_config(folder, spec=spec, **changes)
+        config = resume_config(folder, spec=request.spec, **changes)
     else:
-        config = make_config(spec, input_shape, weights, {**options, "overwrite": overwrite})
-    if save and not overwrite:  # refused now, not after the training
+        config = make_config(request.spec, input_shape, request.weights,
+                             {**options, "overwrite": request.overwrite})
+    if request.save and not request.overwrite:  # refused now, not after the training
         from archcalc.files import refuse_existing
 
-        refuse_existing(save, "--save")
+        refuse_existing(request.save, "--save")
     result = train(config, display=RichDisplay(console.out()))
-    if save and result.status != "check_failed":
-        _save_trained(result.out_dir, config.spec, save, layout)
+    if request.save and result.status != "check_failed":
+        _save_trained(result.out_dir, config.spec, request.save, request.layout)
     if result.exit_code:
         raise click.exceptions.Exit(result.exit_code)
 

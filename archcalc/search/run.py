@@ -38,42 +38,72 @@ def _range_dict(param: ParamRange) -> dict:
     return {"name": param.name, "low": param.low, "high": param.high, "log": param.log}
 
 
-def run_search(job: SearchJob, space: list[ParamRange], *, stage: str, trials: int, epochs: int,
-               coarse_epochs: int | None, storage: str | None, study: str, workers: int,
-               out_dir: Path, say=None) -> dict:
+@dataclass(frozen=True)
+class SearchPlan:
+    """How a search runs: the ranges, the stages and their length, and where the study
+    is stored (``storage`` a SQLAlchemy URL, else SQLite in ``out_dir``)."""
+
+    space: tuple[ParamRange, ...]
+    study: str
+    out_dir: Path
+    stage: str = "auto"              # coarse | fine | auto (coarse, then fine around the best)
+    trials: int = 12                 # per stage
+    epochs: int = 3                  # per trial (the fine stage's with "auto")
+    coarse_epochs: int | None = None  # "auto": a third of ``epochs`` unless given
+    storage: str | None = None
+    workers: int = 1                 # local processes sharing the study
+
+
+def run_search(job: SearchJob, plan: SearchPlan, say=None) -> dict:
     say = say or (lambda text: None)
-    if any(param.name == "dropout" for param in space):
+    if any(param.name == "dropout" for param in plan.space):
         from archcalc.search.objective import require_dropout
 
         require_dropout(job.spec)  # before any trial is claimed
-    url = studies.storage_url(storage, out_dir)
+    url = studies.storage_url(plan.storage, plan.out_dir)
     stages = []
-    if stage in ("coarse", "auto"):
-        coarse = studies.Stage("coarse", f"{study}-coarse" if stage == "auto" else study,
-                               tuple(space), trials,
-                               coarse_epochs or max(1, epochs // 3) if stage == "auto" else epochs)
-        stages.append(coarse)
-        say("coarse stage ranges: " + "; ".join(p.describe() for p in coarse.space))
-        started = studies.run_stage(url, coarse, job, workers, job.seed, say)
-        say(f"coarse stage: {started} new trial(s), {coarse.epochs} epoch(s) each")
-    if stage in ("fine", "auto"):
-        fine_space = tuple(space)
-        if stage == "auto":
-            with store_errors(url):
-                best = studies.best_values(studies.open_study(url, stages[0].study))
-            if not best:
-                raise ArchcalcError("no coarse trial finished, so there is nothing to narrow "
-                                    "around", hint="widen the ranges or lower the learning "
-                                                   "rate range; see the coarse table")
-            fine_space = tuple(narrow(list(space), best))
-        fine = studies.Stage("fine", f"{study}-fine" if stage == "auto" else study, fine_space,
-                             trials, epochs)
-        stages.append(fine)
-        say("fine stage ranges: " + "; ".join(p.describe() for p in fine.space))
-        started = studies.run_stage(url, fine, job, workers, job.seed + 1000, say)
-        say(f"fine stage: {started} new trial(s), {fine.epochs} epoch(s) each")
+    if plan.stage in ("coarse", "auto"):
+        stages.append(_run_coarse(job, plan, url, say))
+    if plan.stage in ("fine", "auto"):
+        stages.append(_run_fine(job, plan, url, say, stages[0] if stages else None))
     result = {"storage": shown_url(url), "stages": [_stage_dict(s, url) for s in stages]}
-    return _conclude(result, list(stages[-1].space), out_dir)
+    return _conclude(result, list(stages[-1].space), plan.out_dir)
+
+
+def _stage_name(plan: SearchPlan, stage: str) -> str:
+    return f"{plan.study}-{stage}" if plan.stage == "auto" else plan.study
+
+
+def _run_coarse(job: SearchJob, plan: SearchPlan, url: str, say) -> studies.Stage:
+    epochs = plan.coarse_epochs or max(1, plan.epochs // 3) if plan.stage == "auto" \
+        else plan.epochs
+    coarse = studies.Stage("coarse", _stage_name(plan, "coarse"), tuple(plan.space),
+                           plan.trials, epochs)
+    say("coarse stage ranges: " + "; ".join(p.describe() for p in coarse.space))
+    started = studies.run_stage(url, coarse, job, plan.workers, job.seed, say)
+    say(f"coarse stage: {started} new trial(s), {coarse.epochs} epoch(s) each")
+    return coarse
+
+
+def _run_fine(job: SearchJob, plan: SearchPlan, url: str, say,
+              coarse: studies.Stage | None) -> studies.Stage:
+    """The fine stage: with a coarse stage before it, over ranges narrowed around its
+    best trials."""
+    fine_space = tuple(plan.space)
+    if coarse is not None:
+        with store_errors(url):
+            best = studies.best_values(studies.open_study(url, coarse.study))
+        if not best:
+            raise ArchcalcError("no coarse trial finished, so there is nothing to narrow "
+                                "around", hint="widen the ranges or lower the learning "
+                                               "rate range; see the coarse table")
+        fine_space = tuple(narrow(list(plan.space), best))
+    fine = studies.Stage("fine", _stage_name(plan, "fine"), fine_space, plan.trials,
+                         plan.epochs)
+    say("fine stage ranges: " + "; ".join(p.describe() for p in fine.space))
+    started = studies.run_stage(url, fine, job, plan.workers, job.seed + 1000, say)
+    say(f"fine stage: {started} new trial(s), {fine.epochs} epoch(s) each")
+    return fine
 
 
 def _conclude(result: dict, space: list[ParamRange], out_dir: Path) -> dict:

@@ -45,7 +45,8 @@ class ParamRange:
     def position(self, value: float) -> float:
         """Where ``value`` lies in the range, 0 (low) to 1 (high), in the range's scale."""
         if self.log:
-            return (math.log(value) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
+            low, high = math.log(self.low), math.log(self.high)
+            return (math.log(value) - low) / (high - low)
         return (value - self.low) / (self.high - self.low)
 
     def describe(self) -> str:

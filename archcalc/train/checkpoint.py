@@ -41,11 +41,16 @@ def _as_tuples(value):
     return tuple(_as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
-def build_state(*, model, optimizer, scheduler, position: dict, preprocess, config: dict,
-                guard: dict, best: dict) -> dict:
-    return {"format": FORMAT, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "rng": rng_state(), "position": position,
-            "preprocess": preprocess.state(), "config": config, "guard": guard, "best": best}
+def build_state(*, learner, position: dict, preprocess, config: dict) -> dict:
+    """``learner``: a loop.Learner (model, optimizer, scheduler); ``position``: a
+    loop.Position's state, whose explosion-guard and best-epoch figures are also kept
+    apart under "guard" and "best"."""
+    return {"format": FORMAT, "model": learner.model.state_dict(),
+            "optimizer": learner.optimizer.state_dict(),
+            "scheduler": learner.scheduler.state_dict(), "rng": rng_state(),
+            "position": position, "preprocess": preprocess.state(), "config": config,
+            "guard": {"initial_loss": position["initial_loss"]},
+            "best": {"val_acc": position["best_val_acc"], "epoch": position["best_epoch"]}}
 
 
 def load_checkpoint(path) -> dict:

@@ -58,6 +58,12 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
+        self._validate_choices()
+        self._validate_numbers()
+        if self.input is not None:
+            self.input = tuple(int(v) for v in self.input)
+
+    def _validate_choices(self) -> None:
         choices = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "device": DEVICES,
                    "mean": MEANS}
         for name, allowed in choices.items():
@@ -68,6 +74,8 @@ class TrainConfig:
             raise ArchcalcError(f"finetune must be head or all, got {self.finetune!r}")
         if self.finetune is not None and not self.weights:
             raise ArchcalcError("--finetune needs --weights FILE (the model to fine-tune)")
+
+    def _validate_numbers(self) -> None:
         positive = {"epochs": self.epochs, "max_steps": self.max_steps,
                     "batch_size": self.batch_size, "num_classes": self.num_classes}
         for name, value in positive.items():
@@ -87,8 +95,6 @@ class TrainConfig:
             raise ArchcalcError(f"the learning rate must be positive, got {self.lr}")
         if self.weight_decay < 0 or not 0 <= self.momentum < 1:
             raise ArchcalcError("weight decay must be >= 0 and momentum in [0, 1)")
-        if self.input is not None:
-            self.input = tuple(int(v) for v in self.input)
 
     @property
     def finetune_mode(self) -> str | None:
