@@ -23,11 +23,20 @@ with a first-copy override, a template, and odd input sizes such as 97x131.
 
 ``KIND_STRATEGIES`` has one strategy per registered layer kind (the registry
 contract test fails for a kind without one), and ``kind_examples(kind)`` draws
-a small spec built around that kind.
+a small spec built around that kind. An activation (layers/activation.py) needs no
+entry: its strategy is derived from the class (alone, and folded into a conv, an fc
+and a merge); a kind defined elsewhere may bring its own as an ``examples`` attribute.
+Output sizes come from the layer kinds' own ``output_shape`` rules.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from hypothesis import strategies as st
+
+from archcalc.layers.activation import Activation
+from archcalc.layers.registry import all_kinds, get_kind
+from archcalc.spec.params import validate
 
 ACTS = ("none", "relu", "tanh", "sigmoid")
 # What may follow any item: two activations in a row include a ReLU after a tanh or a
@@ -51,12 +60,12 @@ def _same_conv(draw, channels: int, out: int | None = None, stride: int = 1) -> 
                      "stride": stride, "bias": draw(st.booleans())}}
 
 
-def _out_size(size, kernel, stride, pad, dilation=1, ceil=False):
-    span = size + 2 * pad - dilation * (kernel - 1) - 1
-    if not ceil:
-        return span // stride + 1
-    out = -(-span // stride) + 1
-    return out - 1 if (out - 1) * stride >= size + pad else out
+def output_of(kind: str, args: dict, shape) -> tuple:
+    """The output shape the kind's own rule gives ``args`` (defaults filled in) on
+    ``shape``: the strategies never re-derive a size."""
+    layer_kind = get_kind(kind)
+    params = validate(layer_kind, args, lambda key: None, kind)
+    return tuple(layer_kind.output_shape(params, [tuple(shape)]))
 
 
 @st.composite
@@ -75,22 +84,18 @@ def _conv(draw, shape):
             "bn": draw(st.booleans()), "act": draw(st.sampled_from(ACTS))}
     if draw(st.booleans()):  # pre-activation (bn -> act -> conv), with or without BN
         args["order"] = "pre"
-    new = (out, _out_size(height, kernel, stride, pad, dilation),
-           _out_size(width, kernel, stride, pad, dilation))
-    return {"conv": args}, new
+    return {"conv": args}, output_of("conv", args, shape)
 
 
 @st.composite
 def _pool(draw, shape, ops=("maxpool", "avgpool")):
-    channels, height, width = shape
+    _, height, width = shape
     op = draw(st.sampled_from(ops))
     kernel = draw(st.integers(1, max(1, min(4, height, width))))
     pad = draw(st.integers(0, kernel // 2))
     stride = draw(st.integers(1, 3))
-    ceil = draw(st.booleans())
-    new = (channels, _out_size(height, kernel, stride, pad, 1, ceil),
-           _out_size(width, kernel, stride, pad, 1, ceil))
-    return {op: {"kernel": kernel, "stride": stride, "pad": pad, "ceil": ceil}}, new
+    args = {"kernel": kernel, "stride": stride, "pad": pad, "ceil": draw(st.booleans())}
+    return {op: args}, output_of(op, args, shape)
 
 
 @st.composite
@@ -255,15 +260,42 @@ def _bn(draw, shape):
 
 
 def _activation(name):
+    """An activation alone, then (maybe) folded as the ``act`` of a conv, a merge or an
+    fc: every place the class's rules are read."""
     @st.composite
     def items(draw, shape):
-        args = {"inplace": draw(st.booleans())} if name == "relu" else {}
+        in_place = get_kind(name).can_run_in_place
+        args = {"inplace": draw(st.booleans())} if in_place else {}
         # what comes before: nothing (the caller's input), a layer whose output only
         # this one reads (bn), or one that keeps its output for backward (tanh)
         before = draw(st.sampled_from([[], [{"bn": {}}], ["tanh"]]))
-        return before + [{name: args}], shape
+        folded, new = draw(_folded_act(name, shape))
+        return before + [{name: args}] + folded, new
 
     return items
+
+
+@st.composite
+def _folded_act(draw, name, shape):
+    """Nothing, or one item whose ``act`` is ``name`` (post/pre conv, add, concat, fc)."""
+    channels = shape[0]
+    where = draw(st.sampled_from(["none", "conv", "add", "concat", "fc"]))
+    if where == "none":
+        return [], shape
+    if where == "conv":
+        args = {"out": draw(st.integers(1, 4)), "kernel": 1, "bn": draw(st.booleans()),
+                "order": draw(st.sampled_from(["post", "pre"])), "act": name}
+        return [{"conv": args}], output_of("conv", args, shape)
+    if where == "fc":
+        out = draw(st.integers(1, 6))
+        args = {"out": out, "act": name, "dropout": draw(st.sampled_from([0.0, 0.5]))}
+        return ["flatten", {"fc": args}], (out,)
+    conv = {"conv": {"out": channels, "kernel": 1, "bias": draw(st.booleans())}}
+    paths = {"main": [conv]}
+    if where == "concat" or draw(st.booleans()):  # an add may have one path (act in place)
+        paths["skip"] = []
+    merged = (2 * channels,) + tuple(shape[1:]) if where == "concat" else shape
+    return [{"branch": {"merge": where, "act": name, "paths": paths}}], merged
 
 
 @st.composite
@@ -293,16 +325,13 @@ def _pad_shortcut(draw, shape):
         (out, (height - 1) // stride[0] + 1, (width - 1) // stride[1] + 1)
 
 
-KIND_STRATEGIES = {
+_TABLE = {
     "conv": _single(_conv),
     "maxpool": lambda shape: _window_or_global_pool(shape, "maxpool"),
     "avgpool": lambda shape: _window_or_global_pool(shape, "avgpool"),
     "adaptive_avgpool": _adaptive_pool,
     "lrn": _lrn,
     "bn": _bn,
-    "relu": _activation("relu"),
-    "tanh": _activation("tanh"),
-    "sigmoid": _activation("sigmoid"),
     "dropout": _dropout,
     "flatten": _flatten,
     "fc": _fc,
@@ -310,6 +339,38 @@ KIND_STRATEGIES = {
     "concat": _single(_concat_branch),
     "pad_shortcut": _pad_shortcut,
 }
+
+
+class _KindStrategies(Mapping):
+    """Kind name -> strategy: the table above, then every registered activation (derived
+    from its class) and every kind that brings its own ``examples`` (a function of the
+    input shape, like the table's). Live: a kind registered later appears at once."""
+
+    def _derived(self, name: str):
+        kind = all_kinds().get(name)
+        if kind is None:
+            return None
+        own = getattr(kind, "examples", None)
+        if own is not None:
+            return own
+        return _activation(name) if isinstance(kind, Activation) else None
+
+    def __getitem__(self, name: str):
+        strategy = _TABLE.get(name) or self._derived(name)
+        if strategy is None:
+            raise KeyError(name)
+        return strategy
+
+    def __iter__(self):
+        yield from _TABLE
+        yield from (name for name in all_kinds()
+                    if name not in _TABLE and self._derived(name) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+KIND_STRATEGIES = _KindStrategies()
 
 
 @st.composite

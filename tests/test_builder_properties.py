@@ -14,14 +14,14 @@ from archcalc.analysis.analyze import analyze
 from archcalc.errors import ArchcalcError
 from archcalc.spec.catalog import bundled
 from archcalc.spec.loader import load_spec, parse_spec
-from archcalc.spec.paper import spec_figures
+from archcalc.spec.published import spec_figures
 from archcalc.spec.writer import to_yaml
 from archcalc.testing import specs
 
 pytest.importorskip("torch")
 pytest.importorskip("fvcore")
 
-from archcalc.verify.compare import verify_spec  # noqa: E402
+from archcalc.verify.node_checks import verify_spec
 
 FEW = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MANY = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])

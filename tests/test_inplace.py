@@ -24,7 +24,7 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 from archcalc.torchgraph.builder import build_module
-from archcalc.verify.compare import verify_spec
+from archcalc.verify.node_checks import verify_spec
 
 FEW = settings(max_examples=25, deadline=None,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -239,12 +239,14 @@ def test_names_free_in_a_sequence_build(name):
 
 
 def test_reserved_names_cover_the_torch_in_use():
+    from archcalc.layers.registry import get_kind
+    from archcalc.nn import ParallelPaths
     from archcalc.spec.names import BRANCH_ATTRIBUTES, RESERVED
-    from archcalc.torchgraph.modules import Branch
 
     sequential = set(dir(torch.nn.Sequential()))
     assert {a for a in sequential if not a.startswith("_")} <= RESERVED
-    branch = set(dir(Branch([], "add", None))) | set(vars(Branch([], "add", None)))
+    join = get_kind("add").join
+    branch = set(dir(ParallelPaths([], join, None))) | set(vars(ParallelPaths([], join, None)))
     assert {a for a in branch if not a.startswith("_")} <= RESERVED | BRANCH_ATTRIBUTES
 
 

@@ -12,7 +12,7 @@ pytest.importorskip("fvcore")
 from archcalc import load_spec
 from archcalc.layers.registry import get_kind
 from archcalc.spec.catalog import bundled
-from archcalc.verify.compare import verify_spec
+from archcalc.verify.node_checks import verify_spec
 
 
 @pytest.mark.parametrize("name", list(bundled()))

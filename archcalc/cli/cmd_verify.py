@@ -64,7 +64,7 @@ def command(specs, every, input_text, fmt):
 
 def _verify_one(name, shape):
     from archcalc.spec.loader import load_spec
-    from archcalc.verify.compare import verify_spec
+    from archcalc.verify.node_checks import verify_spec
 
     spec = load_spec(name)
     return verify_spec(spec, shape)

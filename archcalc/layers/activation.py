@@ -1,56 +1,139 @@
-"""Element-wise activations written as their own items."""
+"""Element-wise activations: one class per activation, the one home of all it knows.
+
+Each class is a layer kind of its own (``- relu``) and the meaning of ``act: NAME`` folded
+into a conv, an fc or a merge (layers/conv.py, linear.py, merge.py ask it through
+``folded(p)``). What it declares:
+
+- ``module``: the ``torch.nn`` class name it builds (``inplace=`` passed when it can run
+  in place);
+- ``can_run_in_place``: PyTorch can overwrite its input (``nn.ReLU(inplace=True)``); the
+  in-place analysis (analysis/inplace.py) turns it out of place where that is unsafe;
+- ``keeps``: what autograd keeps for its backward, its ``"output"`` (relu, tanh, sigmoid:
+  their derivative is written with the result) or its ``"input"`` (GELU, SiLU);
+- ``flops_per_element``: FLOPs per element (the README's convention: 1).
+
+Registering the class (``@register``) makes it a standalone kind and a choice of every
+``act:`` at once (``act_choices``), so adding GELU is one class here.
+"""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import ClassVar
+
 from archcalc.layers.arith import product
-from archcalc.layers.registry import LayerKind, Param, register
-from archcalc.layers.saved import OUTPUT
+from archcalc.layers.registry import REGISTRY, LayerKind, Param, all_kinds, register
+from archcalc.layers.saved import INPUT, OUTPUT, Saved
+
+NONE = "none"  # ``act: none``: no activation
 
 
-class _Activation(LayerKind):
-    """FLOPs: 1 per element. Activations: 0 when in place (no new tensor)."""
+class Activation(LayerKind):
+    """FLOPs: ``flops_per_element`` per element. Activations: 0 when in place."""
 
-    params = (Param("inplace", "bool", False),)
+    module: ClassVar[str]
+    can_run_in_place: ClassVar[bool] = False
+    keeps: ClassVar[str] = "output"
+    flops_per_element: ClassVar[int] = 1
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # the `inplace` argument exists exactly where PyTorch's module has one; true means
+        # "in place where safe" (analysis/inplace.py), as torchvision writes its ReLUs
+        if "params" not in cls.__dict__:
+            cls.params = (Param("inplace", "bool", True),) if cls.can_run_in_place else ()
+
+    # --- what a folded act and the standalone kind share ---------------------------------
+    def runs_in_place(self, p) -> bool:
+        """Whether it overwrites its input: it can, and the analysis did not set
+        ``inplace: False`` (analysis/inplace.py) in the node's parameters ``p``."""
+        return self.can_run_in_place and p.get("inplace", True) is not False
+
+    def kept(self, act_input: Saved, act_output: Saved) -> tuple[Saved, ...]:
+        """What autograd keeps for its backward, given the records of its input and output
+        tensors (the same record when it runs in place)."""
+        return (act_output,) if self.keeps == "output" else (act_input,)
+
+    def flops_on(self, elements):
+        return self.flops_per_element * elements
+
+    def make_module(self, in_place: bool):
+        """The ``torch.nn`` module (imports torch)."""
+        from torch import nn
+
+        cls = getattr(nn, self.module)
+        return cls(inplace=in_place) if self.can_run_in_place else cls()
+
+    # --- the rules of the standalone kind ------------------------------------------------
     def flops(self, p, ins, out):
-        return product(out)
+        return self.flops_on(product(out))
 
     def activations(self, p, ins, out):
-        return 0 if p.get("inplace") else product(out)
+        return 0 if self.runs_in_place(p) else product(out)
 
     def saved(self, p, ins, out):
-        return (OUTPUT,)  # relu, tanh and sigmoid differentiate from their output
+        return self.kept(OUTPUT if self.runs_in_place(p) else INPUT, OUTPUT)
 
     def shares_input(self, p, ins, out, training):
-        return bool(p.get("inplace"))
+        return self.runs_in_place(p)
 
     def writes_input(self, p, ins, out):
-        return bool(p.get("inplace"))
+        return self.runs_in_place(p)
 
     def build(self, p, ins, out):
-        from archcalc.torchgraph.modules import make_activation
+        return self.make_module(self.runs_in_place(p))
 
-        return make_activation(self.name, inplace=bool(p.get("inplace")))
+
+def folded(p) -> Activation | None:
+    """The activation named by the ``act`` parameter in ``p``, or None for ``none``."""
+    return None if p.act == NONE else REGISTRY[p.act]  # act_choices validated the name
+
+
+class _ActChoices(Sequence):
+    """``none`` and every registered activation, in registration order: the live choices
+    of ``act:``, so an activation registered later (a test's) is accepted at once."""
+
+    def _names(self) -> tuple:
+        return (NONE,) + tuple(name for name, kind in all_kinds().items()
+                               if isinstance(kind, Activation))
+
+    def __getitem__(self, index):
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __repr__(self) -> str:
+        return repr(self._names())
+
+
+act_choices = _ActChoices()
+
+
+def act_param(help_text: str = "") -> Param:
+    """The ``act`` argument of a kind that folds an activation (conv, fc, merges)."""
+    return Param("act", "choice", NONE, choices=act_choices, help=help_text)
 
 
 @register
-class ReLU(_Activation):
-    __doc__ = "Rectified linear unit (``nn.ReLU``). " + _Activation.__doc__
+class ReLU(Activation):
+    __doc__ = "Rectified linear unit (``nn.ReLU``). " + Activation.__doc__
     name = "relu"
     summary = "ReLU (in place by default, as torchvision writes it)"
-    params = (Param("inplace", "bool", True),)
+    module = "ReLU"
+    can_run_in_place = True
 
 
 @register
-class Tanh(_Activation):
-    __doc__ = "Hyperbolic tangent (``nn.Tanh``). " + _Activation.__doc__
+class Tanh(Activation):
+    __doc__ = "Hyperbolic tangent (``nn.Tanh``). " + Activation.__doc__
     name = "tanh"
     summary = "tanh"
-    params = ()
+    module = "Tanh"
 
 
 @register
-class Sigmoid(_Activation):
-    __doc__ = "Logistic sigmoid (``nn.Sigmoid``). " + _Activation.__doc__
+class Sigmoid(Activation):
+    __doc__ = "Logistic sigmoid (``nn.Sigmoid``). " + Activation.__doc__
     name = "sigmoid"
     summary = "sigmoid"
-    params = ()
+    module = "Sigmoid"

@@ -1,18 +1,32 @@
 """Convolution, with optional batch-norm and activation folded in."""
 from __future__ import annotations
 
+from archcalc.layers.activation import act_param, folded
 from archcalc.layers.arith import divides, product, require, select
 from archcalc.layers.registry import LayerKind, Param, register
 from archcalc.layers.saved import INPUT, OUTPUT, batch_norm_stats, internal
 
-ACTIVATIONS = ("none", "relu", "tanh", "sigmoid")
-
 
 def act_in_place(p) -> bool:
-    """Whether a folded activation overwrites its tensor: a ReLU does, unless the analysis
-    found that tensor needed elsewhere and set ``inplace: False`` (analysis/inplace.py);
-    tanh and sigmoid always make a new tensor."""
-    return p.act == "relu" and p.get("inplace", True) is not False
+    """Whether the folded activation overwrites its tensor (activation.py decides: a ReLU
+    does, unless the analysis set ``inplace: False``); False without one."""
+    act = folded(p)
+    return act is not None and act.runs_in_place(p)
+
+
+def act_makes_new_tensor(p) -> bool:
+    """Whether the folded activation writes a new tensor beside the one it reads."""
+    act = folded(p)
+    return act is not None and not act.runs_in_place(p)
+
+
+def unique(records) -> tuple:
+    """Each record once, by identity: one tensor kept by two parts is kept once."""
+    kept: list = []
+    for record in records:
+        if not any(record is other for other in kept):
+            kept.append(record)
+    return tuple(kept)
 
 
 def spatial(kind: str, ins, rank: int = 3):
@@ -58,7 +72,7 @@ class Conv(LayerKind):
         Param("bias", "bool", True),
         Param("bn", "bool", False, help="fold a BatchNorm2d into this node"),
         Param("bn_eps", "float", 1e-5),
-        Param("act", "choice", "none", choices=ACTIVATIONS),
+        act_param(),
         Param("order", "choice", "post", choices=("post", "pre")),
     )
 
@@ -97,26 +111,43 @@ class Conv(LayerKind):
         return 2 * self._norm_channels(p, ins) * itemsize + 8 if p.bn else 0
 
     def saved(self, p, ins, out):
-        """The conv keeps its input; BN its input and batch statistics; an activation
-        its output (in place after BN, so the BN's output and the act's are one tensor)."""
-        if p.order == "post":
-            kept = (INPUT,)
-            if p.bn:
-                kept += (internal(product(out)), batch_norm_stats(p.out))
-            return kept + ((OUTPUT,) if p.act != "none" else ())
+        """The conv keeps its input; BN its input and batch statistics; the activation
+        what its class keeps (activation.py), a ReLU in place its output, which is then
+        the BN's (post) or the conv's input (pre) too."""
+        return self._saved_post(p, out) if p.order == "post" else self._saved_pre(p, ins)
+
+    def _saved_post(self, p, out):
+        kept = [INPUT]
+        tensor = OUTPUT  # the conv's (then the BN's) output; the node's unless an act follows
+        act = folded(p)
+        if p.bn or act is not None:
+            tensor = internal(product(out))
         if p.bn:
-            # bn -> act -> conv: the conv's input is the BN's output, made inside the node
-            return (INPUT, batch_norm_stats(ins[0][0]), internal(product(ins[0])))
-        if p.act == "none" or act_in_place(p):
-            return (INPUT,)  # a bare conv, or a ReLU in place on the node's input
-        # tanh/sigmoid (or a ReLU out of place) keep their output, the conv's input
-        return (internal(product(ins[0])),)
+            kept += [tensor, batch_norm_stats(p.out)]
+            tensor = internal(product(out)) if act is not None else OUTPUT
+        if act is not None:
+            act_input = OUTPUT if act.runs_in_place(p) else tensor
+            kept += act.kept(act_input, OUTPUT)
+        return unique(kept)
+
+    def _saved_pre(self, p, ins):
+        kept = []
+        tensor = INPUT  # what the next part reads: the node's input, BN's or act's output
+        if p.bn:
+            kept += [INPUT, batch_norm_stats(ins[0][0])]
+            tensor = internal(product(ins[0]))
+        act = folded(p)
+        if act is not None:
+            act_output = tensor if act.runs_in_place(p) else internal(product(ins[0]))
+            kept += act.kept(tensor, act_output)
+            tensor = act_output
+        return unique(kept + [tensor])  # the conv keeps its input
 
     def inference_temporaries(self, p, ins, out):
         """Each part's output lives until the next part has made its own: post, the
         conv's output next to the BN's (or to a new tanh/sigmoid output); pre, the BN's
         output next to the act's and the act's next to the conv's output."""
-        new_act = p.act != "none" and not act_in_place(p)
+        new_act = act_makes_new_tensor(p)
         if p.order == "post":
             return (internal(product(out)),) if p.bn or new_act else ()
         normalised, produced = product(ins[0]), product(out)
@@ -138,8 +169,8 @@ class Conv(LayerKind):
         total = 2 * self.macs(p, ins, out)
         total += elements_out if p.bias else 0
         total += 2 * normalised if p.bn else 0
-        total += normalised if p.act != "none" else 0
-        return total
+        act = folded(p)
+        return total + (act.flops_on(normalised) if act is not None else 0)
 
     def rf_step(self, p, ins, out):
         return tuple((kernel_extent(p.kernel[a], p.dilation[a]), p.stride[a], p.pad[a])
@@ -148,16 +179,17 @@ class Conv(LayerKind):
     def build(self, p, ins, out):
         from torch import nn
 
-        from archcalc.torchgraph.modules import NamedChain, make_activation
+        from archcalc.nn import NamedChain
 
         conv = nn.Conv2d(ins[0][0], p.out, tuple(p.kernel), tuple(p.stride), tuple(p.pad),
                          tuple(p.dilation), p.groups, p.bias)
-        if not p.bn and p.act == "none":
+        act = folded(p)
+        if not p.bn and act is None:
             return conv
         parts = []
         if p.bn:
             parts.append(("bn", nn.BatchNorm2d(self._norm_channels(p, ins), eps=p.bn_eps)))
-        if p.act != "none":
-            parts.append(("act", make_activation(p.act, inplace=act_in_place(p))))
+        if act is not None:
+            parts.append(("act", act.make_module(act.runs_in_place(p))))
         parts = [("conv", conv)] + parts if p.order == "post" else parts + [("conv", conv)]
         return NamedChain(parts)

@@ -1,8 +1,8 @@
 """Fully connected layers."""
 from __future__ import annotations
 
+from archcalc.layers.activation import act_param, folded
 from archcalc.layers.arith import require
-from archcalc.layers.conv import ACTIVATIONS
 from archcalc.layers.registry import LayerKind, Param, register
 from archcalc.layers.saved import INPUT, OUTPUT, dropout_mask, internal
 from archcalc.layers.shape import check_probability
@@ -22,7 +22,7 @@ class Linear(LayerKind):
     params = (
         Param("out", "positive"),
         Param("bias", "bool", True),
-        Param("act", "choice", "none", choices=ACTIVATIONS),
+        act_param(),
         Param("dropout", "float", 0.0, help="dropout probability after the activation"),
     )
 
@@ -40,32 +40,39 @@ class Linear(LayerKind):
         return ins[0][0] * p.out
 
     def flops(self, p, ins, out):
+        act = folded(p)
         return 2 * self.macs(p, ins, out) + (p.out if p.bias else 0) + \
-            (p.out if p.act != "none" else 0)
+            (act.flops_on(p.out) if act is not None else 0)
 
     def saved(self, p, ins, out):
-        """The linear keeps its input, the act its output, dropout its mask."""
+        """The linear keeps its input, the act what its class keeps (activation.py),
+        dropout its mask."""
         kept = (INPUT,)
-        if p.act != "none":
-            kept += (internal(p.out) if p.dropout else OUTPUT,)
+        act = folded(p)
+        if act is not None:
+            act_output = internal(p.out) if p.dropout else OUTPUT
+            act_input = act_output if act.runs_in_place(p) else internal(p.out)
+            kept += act.kept(act_input, act_output)
         return kept + ((dropout_mask(p.out),) if p.dropout else ())
 
     def inference_temporaries(self, p, ins, out):
-        # tanh/sigmoid make a new tensor next to the linear's output; ReLU runs in
-        # place and dropout is the identity at inference
-        return (internal(p.out),) if p.act in ("tanh", "sigmoid") else ()
+        # an act that cannot run in place (tanh, sigmoid) makes a new tensor next to the
+        # linear's output; dropout is the identity at inference
+        act = folded(p)
+        return (internal(p.out),) if act is not None and not act.runs_in_place(p) else ()
 
     def build(self, p, ins, out):
         from torch import nn
 
-        from archcalc.torchgraph.modules import NamedChain, make_activation
+        from archcalc.nn import NamedChain
 
         linear = nn.Linear(ins[0][0], p.out, bias=p.bias)
-        if p.act == "none" and not p.dropout:
+        act = folded(p)
+        if act is None and not p.dropout:
             return linear
         parts = [("fc", linear)]
-        if p.act != "none":
-            parts.append(("act", make_activation(p.act)))
+        if act is not None:  # the linear's output is new: in place is always safe
+            parts.append(("act", act.make_module(act.runs_in_place(p))))
         if p.dropout:
             parts.append(("dropout", nn.Dropout(p.dropout)))
         return NamedChain(parts)

@@ -1,19 +1,33 @@
-"""How the paths of a ``branch`` are joined: element-wise add or channel concat."""
+"""How the paths of a ``branch`` are joined: element-wise add or channel concat.
+
+Everything about a merge lives in its kind: the rules, the activation after it (its
+``act``, an activation of layers/activation.py), ``join`` (what the built branch,
+archcalc.nn.ParallelPaths, calls on its paths' outputs) and ``own_modules`` (the part
+of that module that is the merge's own, not its paths', for verify's counts).
+"""
 from __future__ import annotations
 
+from archcalc.layers.activation import act_param, folded
 from archcalc.layers.arith import equal, product, require
-from archcalc.layers.conv import ACTIVATIONS, act_in_place
-from archcalc.layers.registry import LayerKind, Param, register
-from archcalc.layers.saved import OUTPUT, internal
+from archcalc.layers.conv import act_in_place, act_makes_new_tensor
+from archcalc.layers.registry import LayerKind, register
+from archcalc.layers.saved import INPUT, OUTPUT, internal
 
-MERGE_PARAMS = (Param("act", "choice", "none", choices=ACTIVATIONS,
-                      help="activation applied after the merge (ResNet's final ReLU)"),)
+MERGE_PARAMS = (act_param("activation applied after the merge (ResNet's final ReLU)"),)
 
 
-def merge_saved(p):
-    """A sum or a concatenation keeps nothing for backward; the act after it (in place)
-    keeps the merged output."""
-    return (OUTPUT,) if p.act != "none" else ()
+def merge_saved(p, ins, out, adds: bool):
+    """A sum or a concatenation keeps nothing for backward; the act after it keeps what
+    its class keeps: its output, or its input (the merged tensor: a one-path "sum" is
+    that path's output, the node's input)."""
+    act = folded(p)
+    if act is None:
+        return ()
+    if act.runs_in_place(p):
+        merged = OUTPUT
+    else:
+        merged = INPUT if adds and len(ins) == 1 else internal(product(out))
+    return act.kept(merged, OUTPUT)
 
 
 def merge_temporaries(p, ins, out, adds: bool):
@@ -21,20 +35,39 @@ def merge_temporaries(p, ins, out, adds: bool):
     (``result = result + other``), and an act that makes a new tensor (tanh, sigmoid, a
     ReLU out of place) runs next to the merged one: a concatenation is always new, a
     one-path "sum" is its path's output, which the branch already holds."""
-    new_act = p.act != "none" and not act_in_place(p)
+    new_act = act_makes_new_tensor(p)
     merged_is_new = len(ins) > 1 if adds else True
     partial_sums = adds and len(ins) > 2
     return (internal(product(out)),) if partial_sums or new_act and merged_is_new else ()
 
 
-def merge_activation(p):
-    from archcalc.torchgraph.modules import make_activation
+class _Merge(LayerKind):
+    """What add and concat share: arity, the act after the join, and its module."""
 
-    return make_activation(p.act, inplace=act_in_place(p)) if p.act != "none" else None
+    arity = "many"
+    params = MERGE_PARAMS
+
+    def join(self, tensors):
+        """The merged tensor of the paths' outputs (called by the built module)."""
+        raise NotImplementedError
+
+    def build(self, p, ins, out):
+        """The act after the merge, or None: archcalc.nn.ParallelPaths holds it as
+        ``act`` and calls ``join`` (torchgraph/builder.py)."""
+        act = folded(p)
+        return act.make_module(act.runs_in_place(p)) if act is not None else None
+
+    def own_modules(self, module):
+        # the built branch holds its paths too; the merge's own part is its act
+        return [module.act] if module.act is not None else []
+
+    def _act_flops(self, p, out):
+        act = folded(p)
+        return act.flops_on(product(out)) if act is not None else 0
 
 
 @register
-class Add(LayerKind):
+class Add(_Merge):
     """Element-wise sum of all paths (residual connections).
 
     FLOPs: (paths - 1) additions per element, +1 per element for the act.
@@ -42,8 +75,6 @@ class Add(LayerKind):
 
     name = "add"
     summary = "element-wise sum of a branch's paths"
-    arity = "many"
-    params = MERGE_PARAMS
 
     def output_shape(self, p, ins):
         first = ins[0]
@@ -56,27 +87,30 @@ class Add(LayerKind):
         return first
 
     def flops(self, p, ins, out):
-        return (len(ins) - 1) * product(out) + (product(out) if p.act != "none" else 0)
+        return (len(ins) - 1) * product(out) + self._act_flops(p, out)
 
     def saved(self, p, ins, out):
-        return merge_saved(p)
+        return merge_saved(p, ins, out, adds=True)
 
     def inference_temporaries(self, p, ins, out):
         return merge_temporaries(p, ins, out, adds=True)
 
     def shares_input(self, p, ins, out, training):
         # one path: the "sum" is that path's output itself (an in-place act writes it)
-        return len(ins) == 1 and (p.act == "none" or act_in_place(p))
+        return len(ins) == 1 and (folded(p) is None or act_in_place(p))
 
     def writes_input(self, p, ins, out):
         return len(ins) == 1 and act_in_place(p)
 
-    def build(self, p, ins, out):
-        return merge_activation(p)
+    def join(self, tensors):
+        result = tensors[0]
+        for other in tensors[1:]:
+            result = result + other
+        return result
 
 
 @register
-class Concat(LayerKind):
+class Concat(_Merge):
     """Concatenation of all paths along the channel axis (inception, dense layers).
 
     FLOPs: 0 (a copy), +1 per element for the act.
@@ -84,8 +118,6 @@ class Concat(LayerKind):
 
     name = "concat"
     summary = "channel concatenation of a branch's paths"
-    arity = "many"
-    params = MERGE_PARAMS
 
     def output_shape(self, p, ins):
         first = ins[0]
@@ -101,13 +133,15 @@ class Concat(LayerKind):
         return (channels,) + tuple(first[1:])
 
     def flops(self, p, ins, out):
-        return product(out) if p.act != "none" else 0
+        return self._act_flops(p, out)
 
     def saved(self, p, ins, out):
-        return merge_saved(p)
+        return merge_saved(p, ins, out, adds=False)
 
     def inference_temporaries(self, p, ins, out):
         return merge_temporaries(p, ins, out, adds=False)
 
-    def build(self, p, ins, out):
-        return merge_activation(p)
+    def join(self, tensors):
+        import torch  # only a built module calls this
+
+        return torch.cat(tensors, dim=1)

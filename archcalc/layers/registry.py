@@ -28,15 +28,26 @@ shape ``output_shape`` returned):
                              (analysis/inplace.py) sets ``p["inplace"] = False``
                              where another reader or a saved tensor needs the
                              input, and every rule then follows that flag
-``build``                    a ``torch.nn.Module`` (imports torch inside)
+``build``                    a ``torch.nn.Module`` (imports torch and archcalc.nn
+                             inside the function, never at module level)
+``own_modules``              the parts of the built module that are this node's
+                             own, for verify's per-node counts (a merge: the act
+                             after it, not the paths its branch module holds)
 ===========================  ====================================================
+
+An activation is one class in layers/activation.py (``Activation``): the standalone
+kind and every folded ``act:`` read it. README "Adding a layer kind" walks through a
+new kind; tests/test_new_kind.py registers one from a single class and runs the whole
+contract suite (tests/test_registry_contract.py) on it.
 
 Rules use only + - * // and the helpers in ``arith`` so that the same rule
 evaluates on integers and on symbols.
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -58,7 +69,7 @@ class Param:
     name: str
     type: str
     default: Any = REQUIRED
-    choices: tuple = ()
+    choices: Sequence = ()  # a tuple, or a live view (activation.act_choices)
     minimum: int = 0
     help: str = ""
 
@@ -68,6 +79,11 @@ class LayerKind:
     summary: ClassVar[str] = ""
     params: ClassVar[tuple[Param, ...]] = ()
     arity: ClassVar[str] = "one"  # "one" input, or "many" (merges)
+    # For archcalc.testing.KIND_STRATEGIES: a function of the input (C, H, W) returning a
+    # hypothesis strategy of (spec items using the kind, their output shape). The built-in
+    # kinds have theirs in archcalc.testing and activations derive one; a kind defined
+    # elsewhere (a test's) brings its own here, so that it stays one class.
+    examples: ClassVar[Any] = None
 
     # --- rules -------------------------------------------------------------
     def output_shape(self, p, ins):
@@ -114,6 +130,9 @@ class LayerKind:
     def build(self, p, ins, out):
         raise NotImplementedError(f"layer kind {self.name!r} has no PyTorch builder yet")
 
+    def own_modules(self, module) -> list:
+        return [module]
+
     # --- schema ------------------------------------------------------------
     def param(self, name: str) -> Param | None:
         for param in self.params:
@@ -132,21 +151,48 @@ def register(cls: type[LayerKind]) -> type[LayerKind]:
     return cls
 
 
+@contextlib.contextmanager
+def registered(cls: type[LayerKind]) -> Iterator[LayerKind]:
+    """``cls`` registered for the duration of a ``with`` block, then removed: a kind
+    defined outside archcalc (a test's) joins every lookup, ``act:`` choices included."""
+    all_kinds()  # the built-in kinds first, so a lookup does not mistake them for loaded
+    register(cls)
+    try:
+        yield REGISTRY[cls.name]
+    finally:
+        del REGISTRY[cls.name]
+
+
+_loaded = False
+
+
 def _load_all() -> None:
-    # Importing the family modules fills REGISTRY through @register.
-    from archcalc.layers import (activation, conv, linear, merge, norm, pool, shape,  # noqa: F401
-                                 shortcut)
+    # Importing the family modules fills REGISTRY through @register. A flag, not an empty
+    # REGISTRY, says whether that happened: importing one family (activation.py) first
+    # registers only its own kinds.
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    from archcalc.layers import (  # noqa: F401
+        activation,
+        conv,
+        linear,
+        merge,
+        norm,
+        pool,
+        shape,
+        shortcut,
+    )
 
 
 def get_kind(name: str) -> LayerKind | None:
-    if not REGISTRY:
-        _load_all()
+    _load_all()
     return REGISTRY.get(name)
 
 
 def all_kinds() -> dict[str, LayerKind]:
-    if not REGISTRY:
-        _load_all()
+    _load_all()
     return dict(REGISTRY)
 
 

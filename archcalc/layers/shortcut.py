@@ -49,6 +49,6 @@ class PadShortcut(LayerKind):
         return ((1, p.stride[0], 0), (1, p.stride[1], 0))
 
     def build(self, p, ins, out):
-        from archcalc.torchgraph.pad_shortcut import PadShortcutModule
+        from archcalc.nn import PadShortcutModule
 
         return PadShortcutModule(ins[0][0], p.out, tuple(p.stride))

@@ -27,7 +27,7 @@ RESERVED = frozenset((
     "set_extra_state", "set_submodule", "share_memory", "state_dict", "to", "to_empty",
     "train", "training", "type", "xpu", "zero_grad",
 ))
-# A branch's paths are attributes of its Branch module (torchgraph/modules.py) next to
+# A branch's paths are attributes of its ParallelPaths module (archcalc/nn) next to
 # these; build_module sets these two on the root model.
 BRANCH_ATTRIBUTES = frozenset(("act", "merge", "path_names"))
 ROOT_ATTRIBUTES = frozenset(("spec_name", "input_shape"))

@@ -10,10 +10,10 @@ from collections import OrderedDict
 
 from torch import nn
 
+from archcalc.nn import ParallelPaths
 from archcalc.spec.model import Branch, Layer, Sequence
 from archcalc.torchgraph.init import init_weights
 from archcalc.torchgraph.limits import refuse_oversized
-from archcalc.torchgraph.modules import Branch as BranchModule
 
 
 def _local(path: str) -> str:
@@ -34,7 +34,8 @@ class _Builder:
         if isinstance(node, Branch):
             kind, params, ins, out = self.calls[node.path]
             paths = [(name, self.node(path)) for name, path in node.paths]
-            return BranchModule(paths, node.merge, kind.build(params, ins, out))
+            # the merge kind joins the paths and builds the act after them
+            return ParallelPaths(paths, kind.join, kind.build(params, ins, out))
         raise TypeError(f"unknown node {node!r}")
 
 

@@ -218,7 +218,7 @@ def value_checks(model, paths, input_shape, seed: int = 0):
     in three passes: the built module watched (training mode, autograd on), the same with
     in-place flags off (no autograd), and the first pass's backward. ``model`` ends in
     training mode. Returns ``compare.Check`` rows."""
-    from archcalc.verify.compare import Check
+    from archcalc.verify.node_checks import Check
 
     paths = list(paths)
     model = model.train()
@@ -265,7 +265,7 @@ def _watched_pass(model, input_shape, seed: int):
 
 
 def _backward_check(output, watch, paths):
-    from archcalc.verify.compare import Check
+    from archcalc.verify.node_checks import Check
 
     if not output.requires_grad:
         return Check("model", "backward (training mode)", "runs",

@@ -52,9 +52,8 @@ def verify_spec(spec, input_shape=None, seed: int = 0, *, compare_values: bool =
             measured *= dim
         in_place = row.activations == 0 and (row.kind in NO_NEW_TENSOR or _in_place(model, path))
         _check(checks, path, "activations", row.activations, 0 if in_place else measured)
-        module = model.get_submodule(path)
-        own = [module] if row.kind not in ("add", "concat") else \
-            ([module.act] if module.act is not None else [])
+        # a branch's module holds its paths too: the kind names its own part
+        own = report.calls[path][0].own_modules(model.get_submodule(path))
         _check(checks, path, "params", row.params,
                sum(p.numel() for m in own for p in m.parameters()))
         _check(checks, path, "buffers", row.buffers,
