@@ -98,4 +98,4 @@ def _matcher(pattern: str):
     return lambda path: compiled.search(path) is not None
 
 
-__all__ = ["Derivation", "explain", "Traced"]
+__all__ = ["Derivation", "Traced", "explain"]

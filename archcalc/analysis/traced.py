@@ -29,13 +29,13 @@ class Traced(int):
 
     # -- helpers ---------------------------------------------------------------
     @staticmethod
-    def lift(value) -> "Traced":
+    def lift(value) -> Traced:
         return value if isinstance(value, Traced) else Traced(value)
 
     def wrapped(self, level: int) -> str:
         return f"({self.text})" if self.level < level else self.text
 
-    def _sum(self, other, sign: str, value: int) -> "Traced":
+    def _sum(self, other, sign: str, value: int) -> Traced:
         other = Traced.lift(other)
         if int(other) == 0:
             return Traced(value, self.text, self.level, self.terms)
@@ -85,7 +85,7 @@ class Traced(int):
     def __rfloordiv__(self, other):
         return Traced.lift(other).__floordiv__(self)
 
-    def ceildiv(self, other) -> "Traced":
+    def ceildiv(self, other) -> Traced:
         other = Traced.lift(other)
         value = -((-int(self)) // int(other))
         if int(other) == 1:
