@@ -72,6 +72,11 @@ def test_installed_wheel_runs_the_quick_start(wheel, tmp_path):
                             env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "138,357,544" in result.stdout
+    # a model built from a shipped template library (archcalc/zoo/library/resnet.yaml)
+    library = subprocess.run([sys.executable, "-m", "archcalc", "table", "resnet20"],
+                             cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120)
+    assert library.returncode == 0, library.stderr
+    assert "269,722" in library.stdout
     where = subprocess.run([sys.executable, "-c", "import archcalc; print(archcalc.__file__)"],
                            cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60)
     assert where.stdout.strip().startswith(str(site)), where.stdout
