@@ -1,4 +1,4 @@
-"""Published figures (a spec's `paper:`, read by spec/paper.py) checked against the
+"""Published figures (a spec's `paper:`, read by spec/published.py) checked against the
 computed values, per node and in total (`archcalc table --paper`).
 
 A node's computed value is the sum over its rows (an inception block, a template
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from archcalc.analysis.report import Report, merge_rows
 from archcalc.spec.model import Params
-from archcalc.spec.paper import Figure, spec_figures
+from archcalc.spec.published import Figure, spec_figures
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,7 @@ def _paper_refused(loaded, options: TableOptions) -> bool:
 
 
 def _paper(loaded, options: TableOptions) -> None:
-    """--paper: published figures beside computed ones (format: archcalc/spec/paper.py)."""
+    """--paper: published figures beside computed ones (format: archcalc/spec/published.py)."""
     from archcalc.analysis.analyze import analyze
     from archcalc.analysis.published_check import compare_with_paper
 
@@ -130,7 +130,7 @@ def _paper(loaded, options: TableOptions) -> None:
 
         raise ArchcalcError(f"{loaded.name} carries no published figures (`paper:`)",
                             hint="add e.g. `paper: {params: 138M}` at the top level or on a "
-                                 "layer; the format is in archcalc/spec/paper.py")
+                                 "layer; the format is in archcalc/spec/published.py")
     if options.fmt == "json":
         from archcalc.render.export import report_dict
         from archcalc.render.published_check import add_paper

@@ -10,7 +10,7 @@ from fractions import Fraction
 
 from archcalc.analysis.published_check import Check, PaperComparison, computed_value
 from archcalc.render import units
-from archcalc.spec.paper import METRICS
+from archcalc.spec.published import METRICS
 
 LABELS = {"params": "params", "weights": "weights", "macs": "MACs",
           "flops": "FLOPs", "activations": "activations"}
