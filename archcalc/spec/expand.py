@@ -13,10 +13,20 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from archcalc.errors import Location, SpecError, shown
-from archcalc.layers.registry import all_kinds, did_you_mean, get_kind, unknown_key_error
+from archcalc.layers.registry import (
+    all_kinds,
+    did_you_mean,
+    get_kind,
+    unknown_key_error,
+)
 from archcalc.spec import params as param_check
-from archcalc.spec.bounds import (MAX_EXPANSION_ITEMS, MAX_NESTING, MAX_NODES, MAX_REPEAT,
-                                  MAX_TEMPLATE_DEPTH)
+from archcalc.spec.bounds import (
+    MAX_EXPANSION_ITEMS,
+    MAX_NESTING,
+    MAX_NODES,
+    MAX_REPEAT,
+    MAX_TEMPLATE_DEPTH,
+)
 from archcalc.spec.expr import evaluate, references, whole
 from archcalc.spec.model import Branch, Layer, Sequence
 from archcalc.spec.templates import REQUIRED_ARG, Template

@@ -17,6 +17,7 @@ from fractions import Fraction
 
 from archcalc.errors import SpecError, shown
 from archcalc.spec.bounds import MAX_CHANNELS, MAX_EXPRESSION, MAX_EXPRESSION_VALUE
+
 _REF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
            ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: Fraction(a) / Fraction(b)}

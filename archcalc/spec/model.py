@@ -17,7 +17,7 @@ class Layer:
 
     path: str
     kind: str
-    params: "Params"
+    params: Params
     where: Location
     expect: tuple | None = None
     paper: Any = None
@@ -45,7 +45,7 @@ class Branch:
     path: str
     paths: tuple  # ((name, Sequence), ...)
     merge: str
-    merge_params: "Params"
+    merge_params: Params
     where: Location
     expect: tuple | None = None
     paper: Any = None

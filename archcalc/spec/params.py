@@ -4,7 +4,13 @@ from __future__ import annotations
 import math
 
 from archcalc.errors import SpecError, shown
-from archcalc.layers.registry import REQUIRED, LayerKind, Param, did_you_mean, unknown_key_error
+from archcalc.layers.registry import (
+    REQUIRED,
+    LayerKind,
+    Param,
+    did_you_mean,
+    unknown_key_error,
+)
 from archcalc.spec.bounds import MAX_CHANNELS, MAX_SPATIAL
 from archcalc.spec.expr import ChannelExpr, evaluate, is_expression
 from archcalc.spec.model import Params

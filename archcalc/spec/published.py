@@ -69,10 +69,12 @@ def parse_figure(raw, metric: str, base: int = 1000, step=None) -> Figure:
     ``step`` is how finely the source rounded this metric (``precision``): a figure
     printed without decimals is held to half of it rather than to its significant
     digits; one printed with decimals keeps its own finer precision."""
+    # ValueError for every bad figure, whatever its type: the callers turn exactly that
+    # into a located SpecError.
     if isinstance(raw, bool) or not isinstance(raw, (int, str)):
         if isinstance(raw, float):
-            raise ValueError(f"{raw!r} is a decimal number without a suffix")
-        raise ValueError(f"{shown(raw)} is not a figure")
+            raise ValueError(f"{raw!r} is a decimal number without a suffix")  # noqa: TRY004
+        raise ValueError(f"{shown(raw)} is not a figure")  # noqa: TRY004
     if isinstance(raw, int):
         if raw < 0:
             raise ValueError(f"{raw} is negative")

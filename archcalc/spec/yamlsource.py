@@ -20,8 +20,13 @@ import re
 import yaml
 
 from archcalc.errors import Location, SpecError, shown
-from archcalc.spec.bounds import (MAX_ALIAS_VALUES, MAX_INT_DIGITS, MAX_SPEC_BYTES,
-                                  MAX_YAML_DEPTH, MAX_YAML_VALUES)
+from archcalc.spec.bounds import (
+    MAX_ALIAS_VALUES,
+    MAX_INT_DIGITS,
+    MAX_SPEC_BYTES,
+    MAX_YAML_DEPTH,
+    MAX_YAML_VALUES,
+)
 
 MAX_DEPTH = MAX_YAML_DEPTH  # the name other modules and tests import
 
