@@ -18,7 +18,7 @@ Registering the class (``@register``) makes it a standalone kind and a choice of
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from archcalc.layers.arith import product
 from archcalc.layers.registry import REGISTRY, LayerKind, Param, all_kinds, register
@@ -85,7 +85,7 @@ class Activation(LayerKind):
 
 def folded(p) -> Activation | None:
     """The activation named by the ``act`` parameter in ``p``, or None for ``none``."""
-    return None if p.act == NONE else REGISTRY[p.act]  # act_choices validated the name
+    return None if p.act == NONE else cast(Activation, REGISTRY[p.act])  # act_choices validated it
 
 
 class _ActChoices(Sequence):
@@ -116,7 +116,7 @@ def act_param(help_text: str = "") -> Param:
 
 @register
 class ReLU(Activation):
-    __doc__ = "Rectified linear unit (``nn.ReLU``). " + Activation.__doc__
+    __doc__ = "Rectified linear unit (``nn.ReLU``). " + (Activation.__doc__ or "")
     name = "relu"
     summary = "ReLU (in place by default, as torchvision writes it)"
     module = "ReLU"
@@ -125,7 +125,7 @@ class ReLU(Activation):
 
 @register
 class Tanh(Activation):
-    __doc__ = "Hyperbolic tangent (``nn.Tanh``). " + Activation.__doc__
+    __doc__ = "Hyperbolic tangent (``nn.Tanh``). " + (Activation.__doc__ or "")
     name = "tanh"
     summary = "tanh"
     module = "Tanh"
@@ -133,7 +133,7 @@ class Tanh(Activation):
 
 @register
 class Sigmoid(Activation):
-    __doc__ = "Logistic sigmoid (``nn.Sigmoid``). " + Activation.__doc__
+    __doc__ = "Logistic sigmoid (``nn.Sigmoid``). " + (Activation.__doc__ or "")
     name = "sigmoid"
     summary = "sigmoid"
     module = "Sigmoid"

@@ -186,7 +186,7 @@ class Conv(LayerKind):
         act = folded(p)
         if not p.bn and act is None:
             return conv
-        parts = []
+        parts: list[tuple[str, nn.Module]] = []
         if p.bn:
             parts.append(("bn", nn.BatchNorm2d(self._norm_channels(p, ins), eps=p.bn_eps)))
         if act is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from archcalc.layers.activation import act_param, folded
 from archcalc.layers.arith import require
 from archcalc.layers.registry import LayerKind, Param, register
-from archcalc.layers.saved import INPUT, OUTPUT, dropout_mask, internal
+from archcalc.layers.saved import INPUT, OUTPUT, Saved, dropout_mask, internal
 from archcalc.layers.shape import check_probability
 
 
@@ -47,7 +47,7 @@ class Linear(LayerKind):
     def saved(self, p, ins, out):
         """The linear keeps its input, the act what its class keeps (activation.py),
         dropout its mask."""
-        kept = (INPUT,)
+        kept: tuple[Saved, ...] = (INPUT,)
         act = folded(p)
         if act is not None:
             act_output = internal(p.out) if p.dropout else OUTPUT
@@ -70,7 +70,7 @@ class Linear(LayerKind):
         act = folded(p)
         if act is None and not p.dropout:
             return linear
-        parts = [("fc", linear)]
+        parts: list[tuple[str, nn.Module]] = [("fc", linear)]
         if act is not None:  # the linear's output is new: in place is always safe
             parts.append(("act", act.make_module(act.runs_in_place(p))))
         if p.dropout:

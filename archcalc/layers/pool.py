@@ -1,6 +1,8 @@
 """Max and average pooling (windowed, global) and adaptive average pooling."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 from archcalc.layers.arith import ceildiv, product, require
 from archcalc.layers.conv import kernel_extent, spatial
 from archcalc.layers.registry import LayerKind, Param, register
@@ -44,7 +46,7 @@ def pool_accepts(size, kernel, stride, pad, dilation, ceil):
 
 
 class _WindowPool(LayerKind):
-    params = (
+    params: ClassVar[tuple[Param, ...]] = (
         Param("kernel", "pair", None, minimum=1),
         Param("stride", "pair", None, minimum=1, help="defaults to the kernel"),
         Param("pad", "pair", 0),
