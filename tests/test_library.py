@@ -180,3 +180,15 @@ def test_every_shipped_library_template_is_used_by_the_zoo():
     library_text = "\n".join(path.read_text() for path in catalog.libraries().values())
     for template in shipped:
         assert f"{template}:" in zoo_text or f"- {template}:" in library_text, template
+
+
+def test_an_edited_library_is_read_again(tmp_path):
+    """Libraries are parsed once per process while their file stays the same; an edit
+    (new size or modification time) takes effect at the next load."""
+    library = write(tmp_path, "lib.yaml", LIBRARY)
+    spec = write(tmp_path, "net.yaml", HEAD + "use: [./lib.yaml]\n" + LAYERS)
+    before = rows(load_spec(str(spec)))
+    library.write_text(LIBRARY.replace("kernel: 1}", "kernel: 1, bias: false}"))
+    after = rows(load_spec(str(spec)))
+    assert [row[3] for row in after] != [row[3] for row in before]  # params: no conv2 bias
+    assert sum(row[3] for row in before) - sum(row[3] for row in after) == 8 + 16 + 16

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from archcalc.errors import Location, SpecError, shown
@@ -128,6 +129,15 @@ def _resolve(entry, origin: Origin, where: Location) -> tuple[Path, str]:
 
 
 def read_library(path: Path, shown_as: str) -> YamlMap:
+    """The checked top level of a library file. Parsed once per process while the file
+    stays the same (a search or sweep loads its spec many times; reading resnet.yaml
+    costs as much as expanding resnet50). Expansion never changes what it reads."""
+    status = os.stat(path)
+    return _read_library(str(path.resolve()), shown_as, status.st_mtime_ns, status.st_size)
+
+
+@lru_cache(maxsize=64)
+def _read_library(path: str, shown_as: str, _mtime_ns: int, _size: int) -> YamlMap:
     document = read_yaml(read_spec_text(path, shown_as), shown_as)
     start = "a library is `archcalc: 1` and `templates:` (optionally `source:` and `use:`)"
     if not isinstance(document, YamlMap):
