@@ -3,12 +3,25 @@ activations), the inference peak and, with --memory, the largest batch that fits
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import click
 
 from archcalc.cli import console
 from archcalc.cli.options import (dtype_option, format_option, input_option, parse_input,
                                   spec_argument)
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """The command's options: what to plan for, and what to print."""
+
+    batch: int
+    dtype: str
+    optimizer: str
+    memory_text: str | None
+    input_text: str | None
+    fmt: str
 
 
 @click.command("plan")
@@ -32,16 +45,22 @@ def command(spec, batch, dtype, optimizer, memory_text, input_text, fmt):
     All figures are exact for the built PyTorch module on a CUDA device, where every
     tensor has --dtype (pure fp16/bf16 training has no fp32 master copy).
     """
+    _plan(spec, PlanOptions(batch, dtype, optimizer, memory_text, input_text, fmt))
+
+
+def _plan(spec, options: PlanOptions) -> None:
     from archcalc.analysis.limits import analyze_explained
     from archcalc.analysis.memory import parse_memory, plan
     from archcalc.spec.loader import load_spec
 
+    memory_text = options.memory_text
     memory_bytes = parse_memory(memory_text) if memory_text is not None else None
     loaded = load_spec(spec)
     # a size that collapses names the smallest input that works, as `table` does
-    report = analyze_explained(loaded, parse_input(input_text), check_expect=False)
-    result = plan(loaded, batch=batch, dtype=dtype, optimizer=optimizer, report=report)
-    if fmt == "json":
+    report = analyze_explained(loaded, parse_input(options.input_text), check_expect=False)
+    result = plan(loaded, batch=options.batch, dtype=options.dtype,
+                  optimizer=options.optimizer, report=report)
+    if options.fmt == "json":
         console.print_text(json.dumps(result.as_dict(memory_bytes), indent=2))
         return
     from archcalc.render.memory import plan_lines, plan_table
