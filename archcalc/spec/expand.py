@@ -9,8 +9,7 @@ call is a container of the body's nodes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 from archcalc.errors import Location, SpecError, shown
 from archcalc.layers.registry import (
@@ -20,6 +19,17 @@ from archcalc.layers.registry import (
     unknown_key_error,
 )
 from archcalc.spec import params as param_check
+from archcalc.spec.arguments import (
+    CONTROL_KEYS,
+    Item,
+    Scope,
+    bind_arguments,
+    condition,
+    copy_arguments,
+    repeat_overrides,
+    substitute,
+    where_in,
+)
 from archcalc.spec.bounds import (
     MAX_EXPANSION_ITEMS,
     MAX_NESTING,
@@ -27,50 +37,16 @@ from archcalc.spec.bounds import (
     MAX_REPEAT,
     MAX_TEMPLATE_DEPTH,
 )
-from archcalc.spec.expr import evaluate, references, whole
 from archcalc.spec.model import Branch, Layer, Sequence
 from archcalc.spec.templates import REQUIRED_ARG, Template
-from archcalc.spec.yamlsource import YamlList, YamlMap
+from archcalc.spec.yamlsource import YamlMap
 
-CONTROL_KEYS = ("name", "repeat", "first", "last", "when", "expect", "paper")
 BRANCH_KEYS = ("paths", "merge", "act")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A node may also be named by a number, as nn.Sequential names its children
 # (torchvision's `features.0`, and the copies of a repeat).
 _NODE_NAME = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+)$")
 __all__ = ["REQUIRED_ARG", "Expander", "Scope", "Template"]
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Where expansion stands: the template arguments `$name` refers to, and the chain
-    of template calls that led here (a template in it may not be called again)."""
-
-    args: dict
-    stack: tuple = ()
-
-
-@dataclass(frozen=True)
-class Item:
-    """One node to make: its op, its non-control arguments as written (``given``), where
-    each was written (``located.where_of(key)``), its path and its expect:/paper: facts."""
-
-    op: str
-    given: dict
-    located: Any
-    where: Location
-    path: str
-    expect: tuple | None = None
-    paper: Any = None
-
-    def where_of(self, key) -> Location:
-        return self.located.where_of(key) if key is not None else self.where
-
-
-def _where(container, key, fallback: Location) -> Location:
-    if isinstance(container, (YamlMap, YamlList)):
-        return container.where_of(key)
-    return fallback
 
 
 class Expander:
@@ -81,31 +57,6 @@ class Expander:
         self.node_count = 0
         self.items_visited = 0  # items and repeat copies looked at, `when: false` ones too
         self.depth = 0  # expand_one calls in progress
-
-    # --- values ------------------------------------------------------------
-    def substitute(self, value, args: dict, where: Location, node: str):
-        """Replace ``$name`` references by template arguments, recursively in lists."""
-        if isinstance(value, list):
-            return [self.substitute(item, args, where, node) for item in value]
-        if not isinstance(value, str) or "$" not in value:
-            return value
-        for ref in references(value):
-            if ref not in args:
-                hint = did_you_mean(ref, args) or (
-                    f"this template's arguments: {', '.join(args)}" if args
-                    else "`$name` works only inside a template body")
-                raise SpecError(f"unknown template argument ${ref}", where=where, node=node,
-                                hint=hint)
-        whole_ref = re.fullmatch(r"\$([A-Za-z_][A-Za-z0-9_]*)", value.strip())
-        if whole_ref:
-            return args[whole_ref.group(1)]
-        if re.search(r"(?<!\$)\bin\b", value):
-            # keep the input-channel expression, with the numbers put in
-            return re.sub(r"\$([A-Za-z_][A-Za-z0-9_]*)", lambda m: f"({args[m.group(1)]})", value)
-        try:
-            return whole(evaluate(value, args), value)
-        except SpecError as exc:
-            raise exc.located(where, node) from None
 
     # --- items -------------------------------------------------------------
     def parse_item(self, item, where: Location, container: str):
@@ -147,8 +98,8 @@ class Expander:
                                 where=body.where_of(key),
                                 hint="put it on the items of the template's body")
         template = self.templates[op]
-        values = {k: self.substitute(v, {}, body.where_of(k), "") for k, v in body.items()}
-        inner = Scope(_bind(template, values, Item(op, body, body, where, "")), (op,))
+        values = {k: substitute(v, {}, body.where_of(k), "") for k, v in body.items()}
+        inner = Scope(bind_arguments(template, values, Item(op, body, body, where, "")), (op,))
         return self.expand_items(template.body, template.where, "", inner)
 
     def expand_items(self, items, where: Location, prefix: str, scope: Scope):
@@ -159,10 +110,10 @@ class Expander:
                             node=prefix or None, hint="start each layer with `- `")
         nodes, names, counters = [], {}, {}
         for index, item in enumerate(items):
-            item_where = _where(items, index, where)
+            item_where = where_in(items, index, where)
             self.visit(item_where, prefix)
             op, body = self.parse_item(item, item_where, prefix)
-            if "when" in body and not self.condition(body["when"], scope.args,
+            if "when" in body and not condition(body["when"], scope.args,
                                                      body.where_of("when"), prefix or None):
                 continue
             if "name" in body:
@@ -181,7 +132,7 @@ class Expander:
         return nodes
 
     def node_name(self, body: YamlMap, scope: Scope, prefix: str) -> str:
-        local = self.substitute(body["name"], scope.args, body.where_of("name"), prefix)
+        local = substitute(body["name"], scope.args, body.where_of("name"), prefix)
         if isinstance(local, int) and not isinstance(local, bool) and local >= 0:
             local = str(local)
         if not isinstance(local, str) or not _NODE_NAME.match(local):
@@ -204,7 +155,7 @@ class Expander:
             return self.expand_one(Item(op, plain, body, where, path, expect, body.get("paper")),
                                    scope)
         count = self.repeat_count(body, scope.args, path)
-        overrides = _overrides(body, path)
+        overrides = repeat_overrides(body, path)
         droppable = sum(1 for value in overrides.values() if "when" in value)
         self.reserve(count - droppable, 1, body.where_of("repeat"), path)
         children, before_copy_1 = [], 0
@@ -217,9 +168,9 @@ class Expander:
                              path)
             if copy == 1:
                 before_copy_1 = self.node_count
-            merged, located = _copy_arguments(body, overrides, (copy == 0, copy == count - 1),
+            merged, located = copy_arguments(body, overrides, (copy == 0, copy == count - 1),
                                               where)
-            if "when" in merged and not self.condition(
+            if "when" in merged and not condition(
                     merged.pop("when"), scope.args, located.where_of("when"), path):
                 continue
             children.append(self.expand_one(Item(op, merged, located, where, f"{path}.{copy}"),
@@ -227,7 +178,7 @@ class Expander:
         return Sequence(path, tuple(children), where, expect, body.get("paper"))
 
     def repeat_count(self, body: YamlMap, args: dict, path: str) -> int:
-        count = self.substitute(body["repeat"], args, body.where_of("repeat"), path)
+        count = substitute(body["repeat"], args, body.where_of("repeat"), path)
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_REPEAT:
             raise SpecError(f"`repeat` must be a whole number from 1 to {MAX_REPEAT}, "
                             f"got {shown(count)}", where=body.where_of("repeat"), node=path,
@@ -237,23 +188,13 @@ class Expander:
     def read_expect(self, body, args, path):
         if "expect" not in body:
             return None
-        value = self.substitute(body["expect"], args, body.where_of("expect"), path)
+        value = substitute(body["expect"], args, body.where_of("expect"), path)
         if not isinstance(value, list) or not value or \
                 not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
             raise SpecError(f"`expect` must be an output shape like [64, 56, 56], "
                             f"got {shown(value)}",
                             where=body.where_of("expect"), node=path)
         return tuple(value)
-
-    def condition(self, value, args, where, node) -> bool:
-        """The value of a `when`, which must come out true or false."""
-        value = self.substitute(value, args, where, node)
-        if not isinstance(value, bool):
-            hint = "specs read YAML 1.2: write true or false" \
-                if str(value).lower() in param_check.YAML11_BOOLS else None
-            raise SpecError(f"`when` must be true or false, got {shown(value)}", where=where,
-                            node=node, hint=hint)
-        return value
 
     def visit(self, where, path):
         """Bound the work of expansion, not only its result: items a `when` drops make
@@ -297,7 +238,7 @@ class Expander:
         """expand_one's work: a branch, a template call or a layer."""
         op, path = item.op, item.path
         nested = {"branch": "paths", "group": "layers"}.get(op)
-        values = {k: self.substitute(v, scope.args, item.where_of(k), path)
+        values = {k: substitute(v, scope.args, item.where_of(k), path)
                   for k, v in item.given.items() if k != nested}
         if op == "group":
             return self.expand_group(item, values, scope)
@@ -327,7 +268,7 @@ class Expander:
         def where_param(key):
             if key is None or key in values:
                 return item.where_of(key)
-            return _where(defaults, key, where)
+            return where_in(defaults, key, where)
 
         return Layer(path, op, param_check.validate(kind, merged, where_param, path), where,
                      item.expect, item.paper)
@@ -372,7 +313,7 @@ class Expander:
                 raise SpecError(f"bad path name {shown(name)}", where=where_of("paths"),
                                 node=path, hint="path names are letters, digits and _")
             sub = f"{path}.{name}"
-            item_where = _where(raw_paths, name, where)
+            item_where = where_in(raw_paths, name, where)
             children = self.expand_items(items if items is not None else [], item_where, sub,
                                          scope)
             paths.append((name, Sequence(sub, tuple(children), item_where)))
@@ -388,78 +329,19 @@ class Expander:
         if len(stack) >= MAX_TEMPLATE_DEPTH:
             raise SpecError(f"templates nest deeper than {MAX_TEMPLATE_DEPTH}", where=where,
                             node=path)
-        inner = Scope(_bind(template, values, item), stack + (template.name,))
+        inner = Scope(bind_arguments(template, values, item), stack + (template.name,))
         body = template.body
         if len(body) == 1:
             op, only = self.parse_item(body[0], body.where_of(0), path)
             if "name" not in only:
                 if "when" in only:
-                    if not self.condition(only["when"], inner.args, only.where_of("when"), path):
+                    if not condition(only["when"], inner.args, only.where_of("when"), path):
                         return Sequence(path, (), where, expect, paper)
                     only = _without(only, "when")
                 node = self.expand_named(op, only, body.where_of(0), path, inner)
                 return _with_expect(node, expect, paper)
         children = self.expand_items(body, template.where, path, inner)
         return Sequence(path, tuple(children), where, expect, paper)
-
-
-def _bind(template: Template, values: dict, item: Item) -> dict:
-    """A call's arguments over the template's defaults; every argument known, none missing."""
-    bound = {}
-    for key, value in values.items():
-        if key not in template.args:
-            raise SpecError(
-                f"template {template.name!r} has no argument {key!r}", where=item.where_of(key),
-                node=item.path, hint=did_you_mean(key, template.args) or
-                f"its arguments: {', '.join(template.args) or '(none)'}")
-        bound[key] = value
-    for key, default in template.args.items():
-        if key not in bound:
-            if default == REQUIRED_ARG:
-                raise SpecError(f"template {template.name!r} needs argument {key!r}",
-                                where=item.where, node=item.path,
-                                hint=f"add `{key}: ...` to this call")
-            bound[key] = default
-    return bound
-
-
-def _overrides(body: YamlMap, path: str) -> dict:
-    """A repeat's `first:` and `last:` mappings ({} where not given)."""
-    overrides = {}
-    for key in ("first", "last"):
-        value = body.get(key) or {}
-        if not isinstance(value, dict):
-            raise SpecError(f"`{key}` must be a mapping of overrides, got {shown(value)}",
-                            where=body.where_of(key), node=path)
-        for name in value:
-            if name in ("name", "repeat", "first", "last", "expect"):
-                raise SpecError(f"`{name}` cannot be overridden in `{key}`",
-                                where=body.where_of(key), node=path)
-        overrides[key] = value
-    return overrides
-
-
-def _copy_arguments(body: YamlMap, overrides: dict, first_last: tuple, where: Location):
-    """One repeat copy's arguments: the item's, then `first:`/`last:` where they apply;
-    and where each came from."""
-    merged = {k: v for k, v in body.items() if k not in CONTROL_KEYS}
-    source = {k: body for k in merged}
-    for key, applies in zip(("first", "last"), first_last):
-        if applies:
-            merged.update(overrides[key])
-            source.update({name: overrides[key] for name in overrides[key]})
-    return merged, _Sourced(source, where)
-
-
-class _Sourced:
-    """Locations for a repeat copy whose arguments come from body or first/last."""
-
-    def __init__(self, sources: dict, where: Location):
-        self.sources, self.where = sources, where
-
-    def where_of(self, key):
-        source = self.sources.get(key)
-        return _where(source, key, self.where) if source is not None else self.where
 
 
 def _without(body: YamlMap, key) -> YamlMap:
