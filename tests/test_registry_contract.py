@@ -4,8 +4,15 @@ agrees with its rules: output shape by forward hooks, params and buffers by coun
 module's tensors, and the memory rules (saved, shares_input, inference_temporaries,
 buffer_bytes) by what PyTorch really keeps: autograd's saved tensors in a training-mode
 pass (saved_tensors_hooks) and the peak of live tensors in an inference pass (a dispatch
-mode), each storage counted once. A kind added without a strategy fails here by name."""
+mode), each storage counted once; and the values: the built module equals its copy with
+every in-place flag off, in float64, leaves the caller's input alone and differentiates (the
+in-place rules: writes_input, saved). A kind added without a strategy fails here by name.
+
+Each contract check is a function of a kind's name (``CONTRACT``), parametrised here over
+the registry and run by tests/test_new_kind.py on a kind defined in that test alone."""
 from __future__ import annotations
+
+import copy
 
 import pytest
 import yaml
@@ -32,18 +39,14 @@ def subtree(rows, path):
     return [row for row in rows if row.path == path or row.path.startswith(path + ".")]
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_every_kind_has_a_strategy(kind):
+# --- the contract: one function per check, each taking a registered kind's name -----------
+
+def check_has_a_strategy(kind):
     assert kind in testing.KIND_STRATEGIES, \
         f"add a strategy for {kind!r} to archcalc.testing.KIND_STRATEGIES"
 
 
-def test_no_strategy_for_an_unknown_kind():
-    assert set(testing.KIND_STRATEGIES) <= set(KINDS)
-
-
-@pytest.mark.parametrize("kind", [k for k in KINDS if k in testing.KIND_STRATEGIES])
-def test_built_module_agrees_with_the_rules(kind):
+def check_built_module_agrees_with_the_rules(kind):
     from archcalc.torchgraph.builder import build_module
     from archcalc.verify.torch_ref import output_shapes
 
@@ -70,8 +73,7 @@ def test_built_module_agrees_with_the_rules(kind):
     check()
 
 
-@pytest.mark.parametrize("kind", [k for k in KINDS if k in testing.KIND_STRATEGIES])
-def test_memory_rules_agree_with_what_pytorch_keeps(kind):
+def check_memory_rules_agree_with_what_pytorch_keeps(kind):
     from archcalc.analysis.memory import plan
     from archcalc.torchgraph.builder import build_module
     from archcalc.verify.memory_ref import inference_peak_bytes, saved_tensor_bytes
@@ -92,3 +94,75 @@ def test_memory_rules_agree_with_what_pytorch_keeps(kind):
         assert peak == inference_peak_bytes(model.eval(), example)
 
     check()
+
+
+def no_in_place_float64(model):
+    reference = copy.deepcopy(model).double()
+    for module in reference.modules():
+        if getattr(module, "inplace", False):
+            module.inplace = False
+    return reference
+
+
+def check_in_place_writes_change_no_value(kind):
+    from archcalc.torchgraph.builder import build_module
+
+    @EXAMPLES
+    @given(testing.kind_examples(kind))
+    def check(document):
+        spec = load(document)
+        model = build_module(spec)
+        reference = no_in_place_float64(model).eval()
+        x = torch.randn(2, *spec.input, dtype=torch.float64)
+        given_input = x.clone()
+        with torch.no_grad():
+            expected, got = reference(x), model.double().eval()(given_input)
+        assert torch.equal(given_input, x), "the caller's input was overwritten"
+        assert torch.allclose(got, expected, rtol=1e-12, atol=1e-12, equal_nan=True)
+        example = torch.randn(2, *spec.input).requires_grad_()
+        kept = example.detach().clone()
+        model.float().train()(example).sum().backward()  # refused if a saved tensor changed
+        assert torch.equal(example.detach(), kept), "the caller's input was overwritten"
+
+    check()
+
+
+CONTRACT = (check_built_module_agrees_with_the_rules,
+            check_memory_rules_agree_with_what_pytorch_keeps,
+            check_in_place_writes_change_no_value)
+
+
+def run_contract(kind):
+    """Every check of the contract on ``kind`` (a registered kind's name)."""
+    check_has_a_strategy(kind)
+    for check in CONTRACT:
+        check(kind)
+
+
+# --- parametrised over the registry ----------------------------------------------------
+
+WITH_STRATEGY = [k for k in KINDS if k in testing.KIND_STRATEGIES]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_has_a_strategy(kind):
+    check_has_a_strategy(kind)
+
+
+def test_no_strategy_for_an_unknown_kind():
+    assert set(testing.KIND_STRATEGIES) <= set(KINDS)
+
+
+@pytest.mark.parametrize("kind", WITH_STRATEGY)
+def test_built_module_agrees_with_the_rules(kind):
+    check_built_module_agrees_with_the_rules(kind)
+
+
+@pytest.mark.parametrize("kind", WITH_STRATEGY)
+def test_memory_rules_agree_with_what_pytorch_keeps(kind):
+    check_memory_rules_agree_with_what_pytorch_keeps(kind)
+
+
+@pytest.mark.parametrize("kind", WITH_STRATEGY)
+def test_in_place_writes_change_no_value(kind):
+    check_in_place_writes_change_no_value(kind)

@@ -215,7 +215,10 @@ class _SavedWalk:
             self.needs_grad[output] = recorded
         if not recorded:
             return output
+        input_needs_grad = any(self.needs_grad[tensor] for tensor in inputs)
         for saved in kind.saved(params, ins, out):
+            if saved.needs_input_grad and not input_needs_grad:
+                continue
             if saved.tensor == "input":
                 self.keep(inputs[0], path)
             elif saved.tensor == "output":

@@ -9,7 +9,9 @@ into a conv, an fc or a merge (layers/conv.py, linear.py, merge.py ask it throug
 - ``can_run_in_place``: PyTorch can overwrite its input (``nn.ReLU(inplace=True)``); the
   in-place analysis (analysis/inplace.py) turns it out of place where that is unsafe;
 - ``keeps``: what autograd keeps for its backward, its ``"output"`` (relu, tanh, sigmoid:
-  their derivative is written with the result) or its ``"input"`` (GELU, SiLU);
+  their derivative is written with the result) or its ``"input"`` (GELU, hardtanh); run
+  in place, one that keeps its input keeps a copy of it, which PyTorch takes before
+  writing (measured with saved_tensors_hooks for ``hardtanh_``; tests/test_new_kind.py);
 - ``flops_per_element``: FLOPs per element (the README's convention: 1).
 
 Registering the class (``@register``) makes it a standalone kind and a choice of every
@@ -22,7 +24,7 @@ from typing import ClassVar, cast
 
 from archcalc.layers.arith import product
 from archcalc.layers.registry import REGISTRY, LayerKind, Param, all_kinds, register
-from archcalc.layers.saved import INPUT, OUTPUT, Saved
+from archcalc.layers.saved import INPUT, OUTPUT, Saved, internal
 
 NONE = "none"  # ``act: none``: no activation
 
@@ -48,10 +50,12 @@ class Activation(LayerKind):
         ``inplace: False`` (analysis/inplace.py) in the node's parameters ``p``."""
         return self.can_run_in_place and p.get("inplace", True) is not False
 
-    def kept(self, act_input: Saved, act_output: Saved) -> tuple[Saved, ...]:
+    def kept(self, p, act_input: Saved, act_output: Saved, elements) -> tuple[Saved, ...]:
         """What autograd keeps for its backward, given the records of its input and output
-        tensors (the same record when it runs in place)."""
-        return (act_output,) if self.keeps == "output" else (act_input,)
+        tensors (the same record when it runs in place) and their elements per sample."""
+        if self.keeps == "output":
+            return (act_output,)
+        return (internal(elements),) if self.runs_in_place(p) else (act_input,)
 
     def flops_on(self, elements):
         return self.flops_per_element * elements
@@ -71,7 +75,7 @@ class Activation(LayerKind):
         return 0 if self.runs_in_place(p) else product(out)
 
     def saved(self, p, ins, out):
-        return self.kept(OUTPUT if self.runs_in_place(p) else INPUT, OUTPUT)
+        return self.kept(p, OUTPUT if self.runs_in_place(p) else INPUT, OUTPUT, product(out))
 
     def shares_input(self, p, ins, out, training):
         return self.runs_in_place(p)

@@ -1,6 +1,8 @@
 """Convolution, with optional batch-norm and activation folded in."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from archcalc.layers.activation import act_param, folded
 from archcalc.layers.arith import divides, product, require, select
 from archcalc.layers.registry import LayerKind, Param, register
@@ -127,7 +129,7 @@ class Conv(LayerKind):
             tensor = internal(product(out)) if act is not None else OUTPUT
         if act is not None:
             act_input = OUTPUT if act.runs_in_place(p) else tensor
-            kept += act.kept(act_input, OUTPUT)
+            kept += act.kept(p, act_input, OUTPUT, product(out))
         return unique(kept)
 
     def _saved_pre(self, p, ins):
@@ -139,7 +141,11 @@ class Conv(LayerKind):
         act = folded(p)
         if act is not None:
             act_output = tensor if act.runs_in_place(p) else internal(product(ins[0]))
-            kept += act.kept(tensor, act_output)
+            from_act = act.kept(p, tensor, act_output, product(ins[0]))
+            if not p.bn:  # the act comes before any weight; what the conv keeps stays
+                from_act = tuple(record if record is act_output else
+                                 replace(record, needs_input_grad=True) for record in from_act)
+            kept += from_act
             tensor = act_output
         return unique(kept + [tensor])  # the conv keeps its input
 

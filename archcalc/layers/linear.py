@@ -52,7 +52,7 @@ class Linear(LayerKind):
         if act is not None:
             act_output = internal(p.out) if p.dropout else OUTPUT
             act_input = act_output if act.runs_in_place(p) else internal(p.out)
-            kept += act.kept(act_input, act_output)
+            kept += act.kept(p, act_input, act_output, p.out)
         return kept + ((dropout_mask(p.out),) if p.dropout else ())
 
     def inference_temporaries(self, p, ins, out):

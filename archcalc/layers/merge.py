@@ -27,7 +27,7 @@ def merge_saved(p, ins, out, adds: bool):
         merged = OUTPUT
     else:
         merged = INPUT if adds and len(ins) == 1 else internal(product(out))
-    return act.kept(merged, OUTPUT)
+    return act.kept(p, merged, OUTPUT, product(out))
 
 
 def merge_temporaries(p, ins, out, adds: bool):

@@ -48,13 +48,16 @@ class Saved:
     ``tensor``: "input" (the node's first input), "output" (its output) or "internal"
     (made inside the node: ``elements`` per sample of ``itemsize`` bytes, None meaning
     the model's dtype). ``per_sample``: the elements scale with the batch (False for
-    per-channel statistics).
+    per-channel statistics). ``needs_input_grad``: kept only when the node's input needs a
+    gradient (a part that runs before the node's weights, such as a pre-activation conv's
+    act without BN: autograd records nothing for it on the network's images).
     """
 
     tensor: str
     elements: Any = 0
     itemsize: Any = None
     per_sample: bool = True
+    needs_input_grad: bool = False
 
 
 INPUT = Saved("input")
