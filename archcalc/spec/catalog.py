@@ -86,7 +86,8 @@ def _folder_error(name: str) -> SpecError:
 
 def typo_distance(a: str, b: str) -> int:
     """Edits (insert, delete, replace, swap two neighbours) that turn ``a`` into ``b``."""
-    previous, row = None, list(range(len(b) + 1))
+    previous: list[int] = []  # no row before the first (read only from the second on)
+    row = list(range(len(b) + 1))
     for i, char in enumerate(a, start=1):
         before, previous, row = previous, row, [i] + [0] * len(b)
         for j, other in enumerate(b, start=1):

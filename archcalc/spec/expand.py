@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from typing import cast
 
 from archcalc.errors import Location, SpecError, shown
 from archcalc.layers.registry import (
@@ -108,7 +109,9 @@ class Expander:
         if not isinstance(items, list):
             raise SpecError(f"expected a list of layers, got {shown(items)}", where=where,
                             node=prefix or None, hint="start each layer with `- `")
-        nodes, names, counters = [], {}, {}
+        nodes: list = []
+        names: dict[str, Location] = {}  # local name -> where it was first given
+        counters: dict[str, int] = {}  # op -> copies named so far (conv1, conv2, ...)
         for index, item in enumerate(items):
             item_where = where_in(items, index, where)
             self.visit(item_where, prefix)
@@ -317,7 +320,8 @@ class Expander:
             children = self.expand_items(items if items is not None else [], item_where, sub,
                                          scope)
             paths.append((name, Sequence(sub, tuple(children), item_where)))
-        return Branch(path, tuple(paths), merge, merge_params, where, item.expect, item.paper)
+        return Branch(path, tuple(paths), cast(str, merge), merge_params, where, item.expect,
+                      item.paper)
 
     def expand_call(self, template: Template, item: Item, values: dict, scope: Scope):
         where, path, stack, expect, paper = (item.where, item.path, scope.stack, item.expect,

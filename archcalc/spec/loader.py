@@ -124,7 +124,7 @@ def read_input(value, where) -> tuple:
 
 
 def read_defaults(document) -> dict:
-    defaults = document.get("defaults") or YamlMap()
+    defaults: YamlMap = document.get("defaults") or YamlMap()
     if not isinstance(defaults, dict):
         raise SpecError("`defaults` must map op names to their default arguments",
                         where=document.where_of("defaults"))
@@ -139,7 +139,7 @@ def read_defaults(document) -> dict:
 
 
 def read_file_expect(document) -> dict:
-    expect = document.get("expect") or {}
+    expect: YamlMap = document.get("expect") or YamlMap()
     if not isinstance(expect, dict):
         raise SpecError("`expect` must be a mapping like {output: [1000], params: 123}",
                         where=document.where_of("expect"))

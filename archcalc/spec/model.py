@@ -68,7 +68,7 @@ def map_layers(node, change, *, drop_expect: bool = False):
     around the results. ``drop_expect`` clears the expect: facts a change may break."""
     from dataclasses import replace
 
-    extra = {"expect": None} if drop_expect else {}
+    extra: dict[str, Any] = {"expect": None} if drop_expect else {}
     if isinstance(node, Layer):
         return replace(change(node), **extra)
     if isinstance(node, Sequence):
@@ -87,7 +87,7 @@ class Params(dict):
         except KeyError:
             raise AttributeError(name) from None
 
-    def __hash__(self):
+    def __hash__(self) -> int:  # type: ignore[override]  # dict's is None: unhashable
         return hash(tuple(sorted((k, repr(v)) for k, v in self.items())))
 
 

@@ -37,6 +37,7 @@ def read_spec_bytes(path, shown_as: str) -> bytes:
     fstat says it is a regular file (checked on the open descriptor: no race).
     """
     where = Location(shown_as)
+    descriptor: int | None = None
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:

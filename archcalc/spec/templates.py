@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from archcalc.errors import Location, SpecError
 from archcalc.layers.registry import all_kinds, unknown_key_error
-from archcalc.spec.yamlsource import YamlList
+from archcalc.spec.yamlsource import YamlList, YamlMap
 
 REQUIRED_ARG = "required"
 TEMPLATE_KEYS = ("args", "body")
@@ -24,7 +24,7 @@ class Template:
 
 
 def read_templates(document) -> dict[str, Template]:
-    raw = document.get("templates") or {}
+    raw: YamlMap = document.get("templates") or YamlMap()
     if not isinstance(raw, dict):
         raise SpecError("`templates` must map template names to {args, body}",
                         where=document.where_of("templates"))
@@ -32,7 +32,7 @@ def read_templates(document) -> dict[str, Template]:
             for name, definition in raw.items()}
 
 
-def read_template(name, definition, where: Location) -> Template:
+def read_template(name: str, definition: YamlMap, where: Location) -> Template:
     if name in all_kinds() or name in ("branch", "group"):
         raise SpecError(f"template name {name!r} hides the layer kind of that name",
                         where=where, hint="choose another template name")
@@ -47,7 +47,7 @@ def read_template(name, definition, where: Location) -> Template:
     if not isinstance(args, dict):
         raise SpecError(f"`args` of template {name!r} must map names to defaults "
                         f"(or `{REQUIRED_ARG}`)", where=definition.where_of("args"))
-    body = definition["body"]
+    body: YamlList = definition["body"]
     if not isinstance(body, list) or not body:
         raise SpecError(f"`body` of template {name!r} must be a non-empty list of layers",
                         where=definition.where_of("body"))
