@@ -127,6 +127,28 @@ def _runs(command: Command) -> bool:
 COMMANDS_IN_README = readme_commands()
 
 
+# The model the README's "Adding a model" steps describe: library blocks and expect: facts.
+MYNET = """\
+archcalc: 1
+name: mynet
+title: A small ResNet written as the README says
+source: the README's "Adding a model" section.
+use: [resnet]
+input: [3, 64, 64]
+defaults:
+  conv: {bias: false, bn: true, act: relu}
+layers:
+  - conv: {out: 64, kernel: 7, stride: 2, pad: 3, name: conv1, expect: [64, 32, 32]}
+  - bottleneck: {mid: 64, out: 256, repeat: 3, first: {project: true}, name: layer1}
+  - bottleneck: {mid: 128, out: 512, repeat: 2, first: {stride: 2, project: true}, name: layer2,
+                 expect: [512, 16, 16]}
+  - avgpool: {global: true, name: avgpool}
+  - flatten
+  - fc: {out: 10, name: fc}
+expect: {output: [10]}
+"""
+
+
 @pytest.fixture
 def user_home(tmp_path, monkeypatch):
     """A home folder and working directory holding what the README's placeholders name."""
@@ -137,6 +159,8 @@ def user_home(tmp_path, monkeypatch):
     work = tmp_path / "work"
     work.mkdir()
     (work / "resnet50_tv.pt").write_bytes(b"")
+    (work / "specs").mkdir()
+    (work / "specs" / "mynet.yaml").write_text(MYNET)  # the README's "Adding a model"
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.chdir(work)
