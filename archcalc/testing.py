@@ -100,7 +100,7 @@ def _pool(draw, shape, ops=("maxpool", "avgpool")):
 
 @st.composite
 def _add_branch(draw, shape):
-    channels, height, width = shape
+    channels = shape[0]
     stride = draw(st.integers(1, 2))
     shortcut_type = draw(st.sampled_from(["identity", "projection", "pad"]))
     if stride == 1 and shortcut_type == "identity":
@@ -114,9 +114,9 @@ def _add_branch(draw, shape):
         shortcut = [{"conv": {"out": out, "kernel": 1, "stride": stride, "bias": False,
                               "bn": True}}]
     main = [_same_conv(draw, channels, out, stride), _same_conv(draw, out)]
+    new = output_of("conv", main[0]["conv"], shape)  # the second conv keeps the size
     if draw(st.booleans()):  # the main path starts with a ReLU on the shared input
         main.insert(0, "relu")
-    new = (out, (height - 1) // stride + 1, (width - 1) // stride + 1)
     act = draw(st.sampled_from(["relu", "relu", "none", "tanh"]))
     return {"branch": {"merge": "add", "act": act,
                        "paths": {"main": main, "shortcut": shortcut}}}, new
@@ -150,11 +150,12 @@ def _concat_branch(draw, shape):
 
 @st.composite
 def _repeat(draw, shape):
-    channels, height, width = shape
     count = draw(st.integers(1, 3))
-    item = _same_conv(draw, channels)
+    item = _same_conv(draw, shape[0])
     item["conv"].update(repeat=count, first={"stride": 2}, act="relu")
-    return item, (channels, (height - 1) // 2 + 1, (width - 1) // 2 + 1)
+    # the first copy halves the size; the same-padded copies after it keep it
+    first = {key: value for key, value in item["conv"].items() if key not in ("repeat", "first")}
+    return item, output_of("conv", {**first, "stride": 2}, shape)
 
 
 @st.composite
@@ -162,8 +163,9 @@ def _template_call(draw, shape):
     _, height, width = shape
     kernel = draw(st.integers(1, min(3, height, width)))
     out = draw(st.integers(1, 8))
+    # the template's body: a conv with no padding, then a ReLU
     return {"unit": {"out": out, "kernel": kernel}}, \
-        (out, height - kernel + 1, width - kernel + 1)
+        output_of("conv", {"out": out, "kernel": kernel}, shape)
 
 
 @st.composite
@@ -318,11 +320,10 @@ def _fc(draw, shape):
 
 @st.composite
 def _pad_shortcut(draw, shape):
-    channels, height, width = shape
+    channels = shape[0]
     stride = [draw(st.integers(1, 3)), draw(st.integers(1, 3))]
-    out = channels + draw(st.integers(0, 6))
-    return [{"pad_shortcut": {"out": out, "stride": stride}}], \
-        (out, (height - 1) // stride[0] + 1, (width - 1) // stride[1] + 1)
+    args = {"out": channels + draw(st.integers(0, 6)), "stride": stride}
+    return [{"pad_shortcut": args}], output_of("pad_shortcut", args, shape)
 
 
 _TABLE = {

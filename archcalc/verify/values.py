@@ -217,7 +217,7 @@ def value_checks(model, paths, input_shape, seed: int = 0):
     """The checks above for ``model`` (built from a spec whose node paths are ``paths``),
     in three passes: the built module watched (training mode, autograd on), the same with
     in-place flags off (no autograd), and the first pass's backward. ``model`` ends in
-    training mode. Returns ``compare.Check`` rows."""
+    training mode. Returns ``node_checks.Check`` rows."""
     from archcalc.verify.node_checks import Check
 
     paths = list(paths)
