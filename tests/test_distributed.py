@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn", reason="the ranks train on the bundled digits")
+pytest.importorskip("matplotlib", reason="a training run writes curves.png")
 
 HELPER = Path(__file__).parent / "helpers" / "ddp_train.py"
 STEPS, PER_RANK_BATCH = 4, 8

@@ -9,6 +9,7 @@ import pytest
 
 optuna = pytest.importorskip("optuna")
 pytest.importorskip("torch")
+pytest.importorskip("matplotlib", reason="a search plots search.png")
 
 from archcalc.search import study as studies  # noqa: E402
 from archcalc.search.objective import TrialOutcome  # noqa: E402

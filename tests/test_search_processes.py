@@ -124,6 +124,7 @@ def test_processes_on_an_existing_store_do_not_repeat_its_draws(tmp_path):
 
 def test_processes_sharing_a_coarse_to_fine_search_narrow_from_every_coarse_trial(
         tmp_path):
+    pytest.importorskip("matplotlib", reason="each search process plots search.png")
     url = f"sqlite:///{tmp_path / 'auto.db'}"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     processes = [subprocess.Popen([sys.executable, "-c", AUTO_SEARCH_PROCESS, url,

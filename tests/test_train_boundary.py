@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 np = pytest.importorskip("numpy")
 Image = pytest.importorskip("PIL.Image")
 pytest.importorskip("sklearn")
+pytest.importorskip("matplotlib", reason="a training run writes curves.png")
 
 from archcalc.errors import ArchcalcError  # noqa: E402
 from archcalc.train import TrainConfig, train  # noqa: E402

@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 np = pytest.importorskip("numpy")
 Image = pytest.importorskip("PIL.Image")
 pytest.importorskip("sklearn")
+pytest.importorskip("matplotlib", reason="a training run writes curves.png")
 
 from archcalc.train.checkpoint import load_checkpoint  # noqa: E402
 from archcalc.train.data import load_data  # noqa: E402

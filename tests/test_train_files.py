@@ -12,6 +12,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
+pytest.importorskip("matplotlib", reason="a training run writes curves.png")
 
 from archcalc.errors import ArchcalcError  # noqa: E402
 from archcalc.files import write_atomic  # noqa: E402

@@ -23,6 +23,8 @@ torch = pytest.importorskip("torch")
 np = pytest.importorskip("numpy")
 pytest.importorskip("PIL")
 pytest.importorskip("sklearn")
+pytest.importorskip("matplotlib", reason="a training run writes curves.png")
+pytest.importorskip("torchvision", reason="helpers/bounded_cli.py imports what build does")
 
 HELPER = Path(__file__).parent / "helpers" / "bounded_cli.py"
 MAX_GROWTH = 256 << 20

@@ -84,6 +84,7 @@ def write_cifar(folder):
 def test_every_path_option_expands_home_and_variables(run_cli, tmp_path, monkeypatch):
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib", reason="a training run writes curves.png")
     home = tmp_path / "home"
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("RUNS", str(home / "runs"))

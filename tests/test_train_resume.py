@@ -9,6 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
+pytest.importorskip("matplotlib", reason="a training run writes curves.png")
 
 from archcalc.train import TrainConfig, resume_config, train  # noqa: E402
 from archcalc.train.checkpoint import load_checkpoint  # noqa: E402
