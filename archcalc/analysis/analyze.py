@@ -135,8 +135,7 @@ def analyze(spec: Spec, input_shape=None, *, batch: int = 1, dtype: str = "fp32"
                              rf=_rf_start(shape)))
     analyzer.visit(spec.root, shape, analyzer.rows[0].rf)
     # in-place ops only where nothing else needs their input (analysis/inplace.py)
-    for path in settle_in_place(spec.root, analyzer.calls, analyzer.rows):
-        analyzer.calls[path] = Call(*analyzer.calls[path])  # it writes back a plain tuple
+    settle_in_place(spec.root, analyzer.calls, analyzer.rows)
     report = Report(spec.name, shape, analyzer.rows, batch, dtype)
     report.calls = analyzer.calls
     if check_expect:

@@ -88,7 +88,7 @@ def settle_in_place(root, calls: dict, rows: list) -> list[str]:
     for path in changed:
         kind, params, ins, out = calls[path]
         params = Params({**params, "inplace": False})
-        calls[path] = (kind, params, ins, out)
+        calls[path] = calls[path]._replace(params=params)
         index = where[path]
         rows[index] = replace(rows[index], activations=kind.activations(params, ins, out))
     return changed
