@@ -27,7 +27,13 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from archcalc.train.optim import decayed_parameters, make_optimizer, parameter_groups
-from archcalc.train.step import EXPLODES, batch_loss, exploded, train_step, without_dropout
+from archcalc.train.step import (
+    EXPLODES,
+    batch_loss,
+    exploded,
+    train_step,
+    without_dropout,
+)
 
 LR_GRID = tuple(10.0 ** k for k in range(-6, 2))  # 1e-6 .. 10, one per decade
 PROBE_STEPS = 30

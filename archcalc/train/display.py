@@ -55,8 +55,14 @@ class RichDisplay(Display):
         self.console.print(checks_table(results))
 
     def epoch_start(self, epoch, epochs, batches, done):
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.close()
         if not self.console.is_terminal:

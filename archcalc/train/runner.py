@@ -18,7 +18,13 @@ import torch
 from archcalc.errors import ArchcalcError, Location
 from archcalc.train.config import LECTURE_LR, TrainConfig
 from archcalc.train.display import Display
-from archcalc.train.setup import TRAIN_EVAL_MAX, determinism, measure, prepare, run_babysitting
+from archcalc.train.setup import (
+    TRAIN_EVAL_MAX,
+    determinism,
+    measure,
+    prepare,
+    run_babysitting,
+)
 
 RESUMABLE = ("epochs", "max_steps", "device", "compile", "workers")
 EXIT_CODES = {"trained": 0, "exploded": 1, "check_failed": 1, "interrupted": 130}
