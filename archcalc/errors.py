@@ -48,7 +48,7 @@ class ArchcalcError(Exception):
             text += f"\n  hint: {self.hint}"
         return text
 
-    def located(self, where: Location | None, node: str | None) -> "ArchcalcError":
+    def located(self, where: Location | None, node: str | None) -> ArchcalcError:
         """Fill in location and node path when a deeper layer did not know them."""
         if self.where is None:
             self.where = where

@@ -23,8 +23,8 @@ from archcalc.testing import KIND_STRATEGIES, kind_examples, specs
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from archcalc.torchgraph.builder import build_module
-from archcalc.verify.node_checks import verify_spec
+from archcalc.torchgraph.builder import build_module  # noqa: E402  (needs torch, skipped above)
+from archcalc.verify.node_checks import verify_spec  # noqa: E402
 
 FEW = settings(max_examples=25, deadline=None,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -169,7 +169,8 @@ BASE = "archcalc: 1\nname: t\ninput: [3, 32, 32]\n"
     ("layers:\n  - conv: {out: 4, kernel: 3, repeat: 2, paper: [{params: 1}]}\n", 5,
      "repeat: 1"),
     ("templates:\n  two:\n    body:\n      - conv: {out: 4, kernel: 3, paper: {macs: 1M}}\n"
-     "      - relu\nlayers:\n  - two: {paper: {macs: 2M}}\n", 7, "both two1 and its part two1.conv1"),
+     "      - relu\nlayers:\n  - two: {paper: {macs: 2M}}\n", 7,
+     "both two1 and its part two1.conv1"),
 ])
 def test_bad_figures_are_located_errors(run_cli, tmp_path, body, line, words):
     path = tmp_path / "t.yaml"

@@ -85,35 +85,50 @@ def _shell_commands(line: str) -> list[str]:
     return found
 
 
+def _joined(start: int, body: list[str]) -> list[tuple[int, str]]:
+    """The block's lines with shell continuations (a trailing backslash) joined."""
+    joined: list[tuple[int, str]] = []
+    for offset, text in enumerate(body):
+        if joined and joined[-1][1].endswith("\\"):
+            joined[-1] = (joined[-1][0], joined[-1][1][:-1] + " " + text.strip())
+        else:
+            joined.append((start + offset, text))
+    return joined
+
+
+def _block_commands(start: int, language: str, body: list[str]) -> list[Command]:
+    """Commands of one code block: `$ `-prompted lines (the lines after one are its expected
+    output) and, in bash blocks, every archcalc invocation."""
+    commands: list[Command] = []
+    current = None
+    for number, text in _joined(start, body):
+        if text.startswith("$ "):
+            current = None
+            for command in _shell_commands(text[2:]):
+                current = Command(number, command)
+                commands.append(current)
+        elif language == "bash":
+            commands += [Command(number, command) for command in _shell_commands(text)]
+        elif current is not None and text.strip():
+            current.expected.append(text)
+    return commands
+
+
+def _prose_commands(lines: list[str]) -> list[Command]:
+    """Concrete commands quoted in prose; `archcalc plan` alone names a command, and spans
+    with placeholders are synopses, not invocations."""
+    return [Command(number, span) for number, text in enumerate(lines, 1)
+            for span in re.findall(r"`([^`]+)`", text)
+            if span.startswith("archcalc ") and len(span.split()) > 2
+            and not _PLACEHOLDER.search(span)]
+
+
 def readme_commands() -> list[Command]:
     lines = README.read_text(encoding="utf-8").splitlines()
-    commands: list[Command] = []
-    for start, language, body in _blocks(lines):
-        if language in ("yaml", "python"):
-            continue
-        joined: list[tuple[int, str]] = []
-        for offset, text in enumerate(body):
-            if joined and joined[-1][1].endswith("\\"):
-                joined[-1] = (joined[-1][0], joined[-1][1][:-1] + " " + text.strip())
-            else:
-                joined.append((start + offset, text))
-        current = None
-        for number, text in joined:
-            if text.startswith("$ "):
-                current = None
-                for command in _shell_commands(text[2:]):
-                    current = Command(number, command)
-                    commands.append(current)
-            elif language == "bash":
-                commands += [Command(number, command) for command in _shell_commands(text)]
-            elif current is not None and text.strip():
-                current.expected.append(text)
-    for number, text in enumerate(lines, 1):
-        for span in re.findall(r"`([^`]+)`", text):
-            # `archcalc plan` alone names a command in prose; it is not an invocation
-            if (span.startswith("archcalc ") and len(span.split()) > 2
-                    and not _PLACEHOLDER.search(span)):
-                commands.append(Command(number, span))
+    commands = [command for start, language, body in _blocks(lines)
+                if language not in ("yaml", "python")
+                for command in _block_commands(start, language, body)]
+    commands += _prose_commands(lines)
     for command in commands:
         command.expected += QUOTED.get(command.text, [])
     return commands

@@ -37,7 +37,8 @@ def test_verify_cli_passes_and_reports_fvcore_gaps(run_cli):
 def test_verify_catches_a_wrong_rule(run_cli, monkeypatch):
     conv = get_kind("conv")
     original = type(conv).macs
-    monkeypatch.setattr(type(conv), "macs", lambda self, p, ins, out: original(self, p, ins, out) + 1)
+    monkeypatch.setattr(type(conv), "macs",
+                        lambda self, p, ins, out: original(self, p, ins, out) + 1)
     result = run_cli("verify", "lenet5")
     assert result.exit_code == 1
     assert "MISMATCH" in result.output and "MACs (fvcore)" in result.output

@@ -7,8 +7,13 @@ from dataclasses import dataclass
 import click
 
 from archcalc.cli import console
-from archcalc.cli.options import (dtype_option, format_option, parse_batch, parse_input,
-                                  spec_argument)
+from archcalc.cli.options import (
+    dtype_option,
+    format_option,
+    parse_batch,
+    parse_input,
+    spec_argument,
+)
 
 
 @dataclass(frozen=True)

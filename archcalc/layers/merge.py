@@ -80,7 +80,8 @@ class Add(_Merge):
         first = ins[0]
         for index, shape in enumerate(ins[1:], start=1):
             hint = "give the shortcut path a projection (a 1x1 conv with the same stride)"
-            message = f"add needs equal shapes, got {list(first)} and {list(shape)} (path {index + 1})"
+            message = (f"add needs equal shapes, got {list(first)} and {list(shape)} "
+                       f"(path {index + 1})")
             require(len(shape) == len(first), message, hint)
             for a, b in zip(first, shape):
                 require(equal(a, b), message, hint)
