@@ -169,7 +169,7 @@ def test_tiny_files_that_claim_gigabytes_are_refused_within_bounded_memory(tmp_p
         env={**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "300"})
     assert completed.returncode == 0, completed.stderr[-3000:]
     results = json.loads(completed.stdout.strip().splitlines()[-1])
-    for (argv, path, words), result in zip(found, results):
+    for (_, path, words), result in zip(found, results):
         label = path.name
         assert result["exception"] is None, (label, result["exception"])
         assert result["exit_code"] == 2, (label, result["output"])

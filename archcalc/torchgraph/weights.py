@@ -122,7 +122,7 @@ def _as_read(what: str) -> str:
     return "file as PyTorch weights" if what == "weights file" else what
 
 
-def read_state_dict(path) -> "OrderedDict[str, torch.Tensor]":
+def read_state_dict(path) -> OrderedDict[str, torch.Tensor]:
     """Tensors from a state-dict file (or an archcalc checkpoint's ``model`` entry)."""
     where = Location(str(path))
     data = read_torch_file(path, "weights file")
@@ -141,7 +141,7 @@ def _first_sentence(exc: BaseException) -> str:
 
 
 def map_by_structure(source: dict, model: torch.nn.Module, where=None,
-                     adapt=None) -> "OrderedDict":
+                     adapt=None) -> OrderedDict:
     """``source`` renamed to ``model``'s keys by position, every shape checked.
 
     ``adapt(key, tensor, expected)`` may turn a tensor of another shape into one for
@@ -192,7 +192,7 @@ def torchvision_keys(name: str) -> list:
     return list(torchvision_model(name).state_dict())
 
 
-def to_layout(state: dict, spec, layout: str) -> "OrderedDict":
+def to_layout(state: dict, spec, layout: str) -> OrderedDict:
     """Our state dict, or renamed to the torchvision model's keys (``layout='torchvision'``)."""
     if layout == "archcalc":
         return OrderedDict(state)

@@ -136,7 +136,7 @@ class Preprocess:
                 "crop_pad": self.crop_pad, "flip": self.flip}
 
     @classmethod
-    def from_state(cls, state: dict, channels: int, where=None) -> "Preprocess":
+    def from_state(cls, state: dict, channels: int, where=None) -> Preprocess:
         """The preprocessing saved in a checkpoint (``where``), checked against the
         data's ``channels``: anything else is one error naming the file."""
         try:

@@ -108,7 +108,7 @@ class TrainConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
+    def from_dict(cls, data: dict) -> TrainConfig:
         known = {field.name for field in fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
         if values.get("input"):
