@@ -12,7 +12,8 @@ into a conv, an fc or a merge (layers/conv.py, linear.py, merge.py ask it throug
   their derivative is written with the result) or its ``"input"`` (GELU, hardtanh); run
   in place, one that keeps its input keeps a copy of it, which PyTorch takes before
   writing (measured with saved_tensors_hooks for ``hardtanh_``; tests/test_new_kind.py);
-- ``flops_per_element``: FLOPs per element (the README's convention: 1).
+- ``flops_per_element``: FLOPs per element: one per arithmetic operation (max, min, + - *
+  /) and per elementary function (sigmoid, tanh, erf) of its formula; relu, tanh, sigmoid 1.
 
 Registering the class (``@register``) makes it a standalone kind and a choice of every
 ``act:`` at once (``act_choices``), so adding GELU is one class here.
@@ -141,3 +142,90 @@ class Sigmoid(Activation):
     name = "sigmoid"
     summary = "sigmoid"
     module = "Sigmoid"
+
+
+# --- the activations of 2017-2021 networks ------------------------------------------------
+# FLOPs rule for these (and consistent with relu = max(x, 0) = 1, tanh = 1, sigmoid = 1):
+# one FLOP per arithmetic operation (+ - * /, max, min) of the formula PyTorch documents,
+# and one per elementary function applied (sigmoid, tanh, erf), never their expansions.
+# What autograd keeps was measured with saved_tensors_hooks (torch 2.x): each of these five
+# keeps its input; run in place (all but GELU can), PyTorch keeps a copy of the input taken
+# before writing, which ``Activation.kept`` counts as an internal tensor.
+
+
+@register
+class ReLU6(Activation):
+    """ReLU6, ``min(max(x, 0), 6)`` (``nn.ReLU6``; MobileNetV2 writes it in place).
+
+    FLOPs: 2 per element (a max and a min). Autograd keeps its input (hardtanh's backward
+    reads it); in place, a copy of the input. Activations: 0 when in place.
+    """
+
+    name = "relu6"
+    summary = "ReLU6: clamp to [0, 6] (in place by default, as torchvision writes it)"
+    module = "ReLU6"
+    can_run_in_place = True
+    keeps = "input"
+    flops_per_element = 2
+
+
+@register
+class Hardsigmoid(Activation):
+    """Hard sigmoid, ``min(max(x/6 + 1/2, 0), 1)`` (``nn.Hardsigmoid``; MobileNetV3's SE gate).
+
+    FLOPs: 4 per element (divide, add, max, min). Autograd keeps its input; in place, a
+    copy of the input. Activations: 0 when in place.
+    """
+
+    name = "hardsigmoid"
+    summary = "hard sigmoid: relu6(x + 3) / 6"
+    module = "Hardsigmoid"
+    can_run_in_place = True
+    keeps = "input"
+    flops_per_element = 4
+
+
+@register
+class Hardswish(Activation):
+    """Hard swish, ``x * relu6(x + 3) / 6`` (``nn.Hardswish``; MobileNetV3 writes it in place).
+
+    FLOPs: 5 per element (add, max, min, multiply, divide). Autograd keeps its input; in
+    place, a copy of the input. Activations: 0 when in place.
+    """
+
+    name = "hardswish"
+    summary = "hard swish: x * relu6(x + 3) / 6 (in place by default)"
+    module = "Hardswish"
+    can_run_in_place = True
+    keeps = "input"
+    flops_per_element = 5
+
+
+@register
+class SiLU(Activation):
+    """SiLU (swish), ``x * sigmoid(x)`` (``nn.SiLU``; EfficientNet writes it in place).
+
+    FLOPs: 2 per element (the sigmoid, the multiply). Autograd keeps its input; in place,
+    a copy of the input. Activations: 0 when in place.
+    """
+
+    name = "silu"
+    summary = "SiLU (swish): x * sigmoid(x) (in place by default)"
+    module = "SiLU"
+    can_run_in_place = True
+    keeps = "input"
+    flops_per_element = 2
+
+
+@register
+class GELU(Activation):
+    """GELU, exact form ``x * 0.5 * (1 + erf(x / sqrt(2)))`` (``nn.GELU()``, approximate
+    ``none``). FLOPs: 5 per element (divide, erf, add, two multiplies). Autograd keeps its
+    input. PyTorch's module has no in-place form: always a new tensor.
+    """
+
+    name = "gelu"
+    summary = "GELU (exact erf form; never in place)"
+    module = "GELU"
+    keeps = "input"
+    flops_per_element = 5
