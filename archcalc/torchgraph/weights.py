@@ -177,14 +177,19 @@ def load_weights(model: torch.nn.Module, path) -> None:
                             where=where) from None
 
 
+# torchvision builders whose auxiliary classifiers (training-only heads) the specs leave out.
+AUX_HEAD_MODELS = ("googlenet", "inception_v3")
+
+
 def torchvision_model(name: str, init_weights: bool = False) -> torch.nn.Module:
-    """torchvision's model ``name``, untrained, as the zoo reproduces it: GoogLeNet
-    without its auxiliary classifiers (torchvision adds them by default, the specs do
-    not). ``init_weights``: GoogLeNet's own truncated-normal initialisation, which is
-    slow; torchvision's other models always initialise."""
+    """torchvision's model ``name``, untrained, as the zoo reproduces it: GoogLeNet and
+    Inception-v3 without their auxiliary classifiers (torchvision adds them by default,
+    the specs do not). ``init_weights``: their own truncated-normal initialisation, which
+    is slow; torchvision's other models always initialise."""
     import torchvision
 
-    kwargs = {"aux_logits": False, "init_weights": init_weights} if name == "googlenet" else {}
+    kwargs = ({"aux_logits": False, "init_weights": init_weights}
+              if name in AUX_HEAD_MODELS else {})
     return getattr(torchvision.models, name)(weights=None, **kwargs)
 
 
