@@ -326,6 +326,21 @@ def _pad_shortcut(draw, shape):
     return [{"pad_shortcut": args}], output_of("pad_shortcut", args, shape)
 
 
+@st.composite
+def _se(draw, shape):
+    """Squeeze-and-excitation with any act and gate; a squeeze wider than the input at times
+    (the inference peak then falls before the multiply)."""
+    activations = [name for name in _activation_names()]
+    args = {"squeeze": draw(st.integers(1, 8)), "act": draw(st.sampled_from(activations)),
+            "gate": draw(st.sampled_from(activations))}
+    before = draw(st.sampled_from([[], [{"bn": {}}], ["relu"]]))
+    return before + [{"se": args}], shape
+
+
+def _activation_names() -> list:
+    return [name for name, kind in all_kinds().items() if isinstance(kind, Activation)]
+
+
 _TABLE = {
     "conv": _single(_conv),
     "maxpool": lambda shape: _window_or_global_pool(shape, "maxpool"),
@@ -339,6 +354,7 @@ _TABLE = {
     "add": _single(_add_branch),
     "concat": _single(_concat_branch),
     "pad_shortcut": _pad_shortcut,
+    "se": _se,
 }
 
 

@@ -177,6 +177,7 @@ def _load_all() -> None:
     from archcalc.layers import (  # noqa: F401
         activation,
         conv,
+        excitation,
         linear,
         merge,
         norm,
