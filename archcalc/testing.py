@@ -337,6 +337,15 @@ def _se(draw, shape):
     return before + [{"se": args}], shape
 
 
+@st.composite
+def _stochastic_depth(draw, shape):
+    """After a layer with weights (the input then needs a gradient) or on the images."""
+    args = {"p": draw(st.sampled_from([0.0, 0.2, 0.5, 1.0])),
+            "mode": draw(st.sampled_from(["row", "batch"]))}
+    before = draw(st.sampled_from([[], [{"bn": {}}]]))
+    return before + [{"stochastic_depth": args}], shape
+
+
 def _activation_names() -> list:
     return [name for name, kind in all_kinds().items() if isinstance(kind, Activation)]
 
@@ -355,6 +364,7 @@ _TABLE = {
     "concat": _single(_concat_branch),
     "pad_shortcut": _pad_shortcut,
     "se": _se,
+    "stochastic_depth": _stochastic_depth,
 }
 
 

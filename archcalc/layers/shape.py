@@ -1,4 +1,4 @@
-"""Layers that move or mask data without arithmetic: flatten and dropout."""
+"""Layers that move or mask data without arithmetic: flatten, dropout, stochastic depth."""
 from __future__ import annotations
 
 from archcalc.errors import SpecError
@@ -88,3 +88,41 @@ class Dropout(LayerKind):
         from torch import nn
 
         return nn.Dropout(p.p)
+
+
+@register
+class StochasticDepth(LayerKind):
+    """Stochastic depth (Huang et al. 2016) as ``torchvision.ops.StochasticDepth``: drops
+    the whole residual branch of a sample (``row``) or of the batch (``batch``).
+
+    Identity at inference: 0 FLOPs, 0 activations, nothing made. In training (torchvision's
+    ``stochastic_depth``): ``input * noise`` with a Bernoulli(1-p)/(1-p) noise of shape
+    [N, 1, 1, 1] (row) or [1, 1, 1, 1] (batch), a new tensor; autograd keeps the noise
+    only (measured with saved_tensors_hooks: the input gets no gradient from it), one
+    element per sample (row) or one in all (batch). p = 0 returns the input itself.
+    """
+
+    name = "stochastic_depth"
+    summary = "stochastic depth: drop a sample's residual branch (identity at inference)"
+    params = (Param("p", "float", help="probability of dropping, e.g. 0.2"),
+              Param("mode", "choice", "row", choices=("row", "batch")))
+
+    def output_shape(self, p, ins):
+        check_probability(p.p)
+        return ins[0]
+
+    def activations(self, p, ins, out):
+        return 0
+
+    def saved(self, p, ins, out):
+        if p.p == 0:
+            return ()
+        return (Saved("internal", 1, None, per_sample=p.mode == "row"),)
+
+    def shares_input(self, p, ins, out, training):
+        return not training or p.p == 0
+
+    def build(self, p, ins, out):
+        from torchvision.ops import StochasticDepth as TorchvisionStochasticDepth
+
+        return TorchvisionStochasticDepth(p.p, p.mode)
