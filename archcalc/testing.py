@@ -346,6 +346,38 @@ def _stochastic_depth(draw, shape):
     return before + [{"stochastic_depth": args}], shape
 
 
+@st.composite
+def _channel_shuffle(draw, shape):
+    """A shuffle by a divisor of the channels (1 and C give a view), after a conv so that
+    what it copies needs a gradient; a ReLU after it may run in place on the copy."""
+    before = draw(st.sampled_from([[], [_same_conv(draw, shape[0], 2 * shape[0])]]))
+    channels = shape[0] * (2 if before else 1)
+    groups = draw(st.sampled_from([g for g in range(1, channels + 1) if channels % g == 0]))
+    after = draw(st.sampled_from([[], ["relu"]]))
+    return before + [{"channel_shuffle": {"groups": groups}}] + after, \
+        (channels,) + tuple(shape[1:])
+
+
+@st.composite
+def _channel_slice(draw, shape):
+    """ShuffleNet's split: a branch whose paths slice the input's channels (written as
+    numbers or as expressions of `in`), one path going on through a conv and a ReLU that
+    would write the shared input in place if the analysis let it; or a slice alone."""
+    channels = shape[0]
+    if channels < 2 or draw(st.booleans()):
+        start = draw(st.integers(0, channels - 1))
+        stop = draw(st.integers(start + 1, channels))
+        return [{"channel_slice": {"start": start, "stop": stop}}], \
+            (stop - start,) + tuple(shape[1:])
+    half = "in/2" if channels % 2 == 0 and draw(st.booleans()) else channels // 2
+    first = {"channel_slice": {"start": 0, "stop": half}}
+    second = {"channel_slice": {"start": half, "stop": "in" if draw(st.booleans())
+                                else channels}}
+    tail = draw(st.sampled_from([[], ["relu"], [_same_conv(draw, channels - channels // 2)]]))
+    body = {"merge": "concat", "paths": {"left": [first], "right": [second] + tail}}
+    return [{"branch": body}], shape
+
+
 def _activation_names() -> list:
     return [name for name, kind in all_kinds().items() if isinstance(kind, Activation)]
 
@@ -365,6 +397,8 @@ _TABLE = {
     "pad_shortcut": _pad_shortcut,
     "se": _se,
     "stochastic_depth": _stochastic_depth,
+    "channel_shuffle": _channel_shuffle,
+    "channel_slice": _channel_slice,
 }
 
 

@@ -63,7 +63,8 @@ class Param:
 
     ``type`` is one of: ``int`` (>= 0), ``positive`` (>= 1), ``pair`` (an int or
     [h, w], each >= ``minimum``), ``float``, ``bool``, ``choice``, ``channels``
-    (a positive int, or an exact expression of the input channels ``in``).
+    (a positive int, or an exact expression of the input channels ``in``), ``index``
+    (the same from 0: a channel position).
     """
 
     name: str
@@ -176,6 +177,7 @@ def _load_all() -> None:
     _loaded = True
     from archcalc.layers import (  # noqa: F401
         activation,
+        channels,
         conv,
         excitation,
         linear,

@@ -164,18 +164,20 @@ def whole(value: Fraction, text: str) -> int:
 
 @dataclass(frozen=True)
 class ChannelExpr:
-    """A channel count that depends on the input channels, e.g. ``in/2``."""
+    """A channel count (or index) that depends on the input channels, e.g. ``in/2``."""
 
     text: str
+    minimum: int = 1  # 0 for a channel index (channel_slice's start)
 
     def resolve(self, in_channels) -> int:
         if not isinstance(in_channels, int):
             return self._resolve_symbolic(in_channels)
         channels = whole(evaluate(self.text, {"in": in_channels}), self.text)
-        if not 1 <= channels <= MAX_CHANNELS:
+        if not self.minimum <= channels <= MAX_CHANNELS:
             raise SpecError(f"{shown(self.text)} gives {channels} channels for {in_channels} "
                             "input channels",
-                            hint=f"a channel count must be from 1 to {MAX_CHANNELS:,}")
+                            hint=f"a channel count must be from {self.minimum} to "
+                                 f"{MAX_CHANNELS:,}")
         return channels
 
     def _resolve_symbolic(self, in_channels):

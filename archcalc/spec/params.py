@@ -82,13 +82,13 @@ def _coerce_choice(param: Param, value):
     return value
 
 
-def _coerce_channels(param: Param, value):
+def _coerce_channels(param: Param, value, minimum: int = 1):
     if is_expression(value):
         if "$" in value:
             raise SpecError(f"`{param.name}` refers to a template argument outside a template")
         evaluate(value, {"in": 1})  # syntax check now; exactness at analysis
-        return ChannelExpr(value)
-    return _check_int(param, value, 1)
+        return ChannelExpr(value, minimum)
+    return _check_int(param, value, minimum)
 
 
 # Parameter type -> the function that checks a value of it and returns the validated value.
@@ -100,6 +100,7 @@ _COERCE = {
     "bool": _coerce_bool,
     "choice": _coerce_choice,
     "channels": _coerce_channels,
+    "index": lambda param, value: _coerce_channels(param, value, 0),
 }
 
 
