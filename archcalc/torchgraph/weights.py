@@ -204,13 +204,18 @@ def to_layout(state: dict, spec, layout: str) -> OrderedDict:
     if not spec.torchvision:
         raise ArchcalcError(f"{spec.name} reproduces no torchvision model, so it has no "
                             "torchvision layout", hint="use --layout archcalc")
-    keys = torchvision_keys(spec.torchvision)
+    reference = torchvision_model(spec.torchvision).state_dict()
+    keys = list(reference)
     if len(keys) != len(state):
         raise ArchcalcError(f"torchvision's {spec.torchvision} has {len(keys)} tensors, this "
                             f"model {len(state)}",
                             hint="a changed head (--num-classes) still maps; a changed "
                                  "structure does not")
-    return OrderedDict(zip(keys, state.values()))
+    exported = OrderedDict(zip(keys, state.values()))
+    # torchvision's modules' versions travel with a state dict (``_metadata``): MNASNet's
+    # loader refuses a dict without its version 2
+    exported._metadata = getattr(reference, "_metadata", None)  # type: ignore[attr-defined]
+    return exported
 
 
 def save_atomic(obj, path) -> None:

@@ -166,7 +166,9 @@ class InPlaceWatch(TorchDispatchMode):
                     written.append(value)
         for tensor in written:
             self._check_write(tensor)
-        if not func.is_view:
+        # a clone's result never reads its source again: autograd's own copy of an in-place
+        # activation's input (hardtanh_, hardswish_, silu_ keep it) is no hazard
+        if not func.is_view and func is not torch.ops.aten.clone.default:
             for value in tree_flatten((args, kwargs))[0]:
                 if isinstance(value, torch.Tensor):
                     self.alive.append(value)
