@@ -1,0 +1,104 @@
+"""Per-model checks for the mobile zoo (specs/library/mobile.yaml): mobilenet_v2,
+mobilenet_v3_large, mobilenet_v3_small, mnasnet1_0, efficientnet_b0, beyond the catalogue
+tests (which compare params, buffers, MACs, outputs, plan and verify for every spec).
+
+Oracles: torchvision's weights metadata (num_params, _ops in GMACs to three decimals,
+min_size), torchvision's own models run in training mode with the same weights and the same
+random stream (dropout and stochastic depth draw in the same order, so any difference in a
+drop probability, a dropout's place or a block's residual shows), and torchvision's
+per-block stochastic depth probabilities read off its modules.
+"""
+from __future__ import annotations
+
+import pytest
+
+from archcalc import analyze, load_spec
+from archcalc.analysis.limits import smallest_square_side
+from archcalc.spec.catalog import bundled
+
+MODELS = [name for name in ("mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
+                            "mnasnet1_0", "efficientnet_b0") if name in bundled()]
+
+torch = pytest.importorskip("torch")
+torchvision = pytest.importorskip("torchvision")
+
+from archcalc.torchgraph.builder import build_module  # noqa: E402
+from archcalc.torchgraph.weights import map_by_structure, torchvision_model  # noqa: E402
+
+# training-mode comparisons run at a small input: these models take any size, and the
+# forward pass in training mode is what is compared, not the size
+TRAIN_SIDE = 64
+
+
+def _meta(name: str) -> dict:
+    return torchvision.models.get_model_weights(name).DEFAULT.meta
+
+
+def test_every_model_names_its_torchvision_builder():
+    assert MODELS, "no mobile model is bundled"
+    assert all(load_spec(name).torchvision == name for name in MODELS)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_counts_agree_with_torchvisions_metadata(name):
+    """num_params exactly; _ops is GMACs at 224 (the specs' input) to three decimals."""
+    meta = _meta(name)
+    totals = analyze(load_spec(name)).totals
+    assert totals["params"] == meta["num_params"]
+    assert round(totals["macs"] / 1e9, 3) == pytest.approx(meta["_ops"], abs=0)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_smallest_input_is_torchvisions_min_size(name):
+    assert smallest_square_side(load_spec(name)) == _meta(name)["min_size"][0]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_training_mode_equals_torchvisions(name):
+    """Same weights, same seed, both in training mode: dropout masks and stochastic depth
+    noise are drawn in the same order, so the outputs and the BN batch statistics agree."""
+    spec = load_spec(name)
+    shape = (spec.input[0], TRAIN_SIDE, TRAIN_SIDE)
+    torch.manual_seed(0)
+    reference = torchvision_model(spec.torchvision).train()
+    ours = build_module(spec, shape).train()
+    ours.load_state_dict(map_by_structure(reference.state_dict(), ours))
+    batch = torch.randn(4, *shape)
+    outputs = []
+    for model in (reference, ours):
+        torch.manual_seed(1)
+        outputs.append(model(batch))
+    assert outputs[0].shape == outputs[1].shape
+    assert (outputs[0] - outputs[1]).abs().max().item() < 1e-5
+
+
+def _drop_probabilities(model) -> list:
+    from torchvision.ops import StochasticDepth
+
+    return [(module.p, module.mode) for module in model.modules()
+            if isinstance(module, StochasticDepth)]
+
+
+@pytest.mark.skipif("efficientnet_b0" not in MODELS, reason="efficientnet_b0 not bundled")
+def test_efficientnet_stochastic_depth_is_torchvisions_schedule():
+    """torchvision's p = 0.2 * block / 16 on every block; only the residual blocks use it
+    (the others have no shortcut to fall back on), and those are the ones the spec has."""
+    from torchvision.models.efficientnet import MBConv
+
+    reference = torchvision_model("efficientnet_b0")
+    blocks = [m for m in reference.modules() if isinstance(m, MBConv)]
+    assert [b.stochastic_depth.p for b in blocks] == [0.2 * i / 16 for i in range(16)]
+    expected = [(b.stochastic_depth.p, "row") for b in blocks if b.use_res_connect]
+    assert _drop_probabilities(build_module(load_spec("efficientnet_b0"))) == expected
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_residual_blocks_are_torchvisions(name):
+    """A shortcut exactly where torchvision's block adds one (use_res_connect /
+    apply_residual): counted as the spec's add nodes against torchvision's flags."""
+    reference = torchvision_model(name)
+    flags = [getattr(m, "use_res_connect", getattr(m, "apply_residual", None))
+             for m in reference.modules()]
+    residuals = sum(1 for flag in flags if flag is True)
+    adds = sum(1 for row in analyze(load_spec(name)).rows if row.kind == "add")
+    assert adds == residuals > 0
