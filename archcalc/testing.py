@@ -26,6 +26,11 @@ contract test fails for a kind without one), and ``kind_examples(kind)`` draws
 a small spec built around that kind. An activation (layers/activation.py) needs no
 entry: its strategy is derived from the class (alone, and folded into a conv, an fc
 and a merge); a kind defined elsewhere may bring its own as an ``examples`` attribute.
+The kinds of the 2017-2021 CNNs draw their hazards: ``se`` with every activation as act
+and gate and a squeeze wider than its input, ``stochastic_depth`` on the images and
+after weights, ``channel_shuffle`` by every divisor (1 and C make views), and
+``channel_slice`` as ShuffleNet's split (a branch of two slices, numbers or ``in/2``,
+one path going on through a ReLU or a conv that must not write the shared input).
 Output sizes come from the layer kinds' own ``output_shape`` rules.
 """
 from __future__ import annotations

@@ -178,7 +178,7 @@ class Hardsigmoid(Activation):
     """
 
     name = "hardsigmoid"
-    summary = "hard sigmoid: relu6(x + 3) / 6"
+    summary = "hard sigmoid: relu6(x + 3) / 6 (in place by default)"
     module = "Hardsigmoid"
     can_run_in_place = True
     keeps = "input"
