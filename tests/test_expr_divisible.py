@@ -95,3 +95,14 @@ def test_wrong_calls_are_located_errors(value, message):
         analyze(parse_spec(text, "bad.yaml"))
     shown = str(caught.value)
     assert message in shown and "bad.yaml:5" in shown, shown
+
+
+def test_symbolic_input_channels_are_refused_not_fitted():
+    # divisible(in/4, 8) is 8 at in = 0, 1 and 2: a line through three points would say 8
+    from archcalc.analysis.symbolic import analyze_symbolic, symbol
+
+    text = ("archcalc: 1\nname: s\ninput: [16, 8, 8]\nlayers:\n"
+            "  - se: {squeeze: \"divisible(in/4, 8)\", name: se}\n")
+    spec = parse_spec(text, "s.yaml")
+    with pytest.raises(SpecError, match="rounds with divisible"):
+        analyze_symbolic(spec, (symbol("C"), 8, 8))

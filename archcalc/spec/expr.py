@@ -185,6 +185,11 @@ class ChannelExpr:
         and being a whole number becomes a condition on the input."""
         from archcalc.layers.arith import equal, require
 
+        if re.search(rf"\b{_FUNCTION}\s*\(", self.text):
+            # a rounding is no line: three points would fit one through it by chance
+            raise SpecError(f"{self.text!r} rounds with {_FUNCTION}(), so it needs a number "
+                            "of input channels, not a symbol",
+                            hint="give the channels as a number: --input 3xHxW")
         at = [evaluate(self.text, {"in": n}) for n in (0, 1, 2)]
         slope, intercept = at[1] - at[0], at[0]
         if at[2] != intercept + 2 * slope:
