@@ -78,5 +78,69 @@ def test_inception_v3_counts_at_its_smallest_input_equal_torchvisions():
     assert analyze(spec).totals["params"] == totals["params"]
 
 
+def _shufflenet_key_in_torchvision(key: str) -> str:
+    """Our key written as torchvision's: a unit's concatenation is a child `concat`
+    here and the unit itself there; a conv and its BN are `.conv`/`.bn` children
+    here and consecutive Sequential indices there (branch2.3.bn is branch2.4)."""
+    key = key.replace(".concat.", ".")
+
+    def sequential_index(match):
+        index = int(match.group(1)) + (match.group(2) == "bn")
+        return f".{index}."
+
+    key = re.sub(r"^(conv1|conv5)\.", r"\1.0.", key)
+    return re.sub(r"\.(\d)\.(conv|bn)\.", sequential_index, key)
+
+
+SHUFFLENET = "shufflenet_v2_x1_0"
+needs_shufflenet = pytest.mark.skipif(SHUFFLENET not in bundled(),
+                                      reason="shufflenet_v2_x1_0 is not bundled")
+
+
+@needs_shufflenet
+def test_shufflenet_module_names_are_torchvisions():
+    ours = build_module(SHUFFLENET, init=False).state_dict()
+    theirs = torchvision_model(SHUFFLENET).state_dict()
+    assert [_shufflenet_key_in_torchvision(key) for key in ours] == list(theirs)
+    assert [tuple(t.shape) for t in ours.values()] == [tuple(t.shape) for t in theirs.values()]
+
+
+@needs_shufflenet
+def test_shufflenet_against_torchvisions_metadata():
+    meta = _meta(SHUFFLENET)
+    totals = analyze(load_spec(SHUFFLENET)).totals
+    assert totals["params"] == meta["num_params"]
+    assert round(totals["macs"] / 1e9, 3) == meta["_ops"]
+
+
+@needs_shufflenet
+def test_shufflenet_smallest_input_is_torchvisions_min_size():
+    assert smallest_square_side(load_spec(SHUFFLENET)) == _meta(SHUFFLENET)["min_size"][0] == 1
+
+
+@needs_shufflenet
+@pytest.mark.parametrize("side", [1, 2, 33])
+def test_shufflenet_outputs_and_counts_equal_torchvisions_at_odd_sizes(side):
+    """Same weights, same outputs (the split halves and the shuffle's order show here),
+    and the same conv+linear MACs, on maps where every stride-2 layer rounds."""
+    spec = load_spec(SHUFFLENET)
+    torch.manual_seed(0)
+    reference = torchvision_model(SHUFFLENET).eval()
+    for module in reference.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.normal_(0, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+    ours = build_module(spec, (3, side, side), init=False).eval()
+    ours.load_state_dict(dict(zip(ours.state_dict(), reference.state_dict().values())))
+    batch = torch.randn(2, 3, side, side)
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad():
+        expected = reference(batch)
+        with counter:
+            got = ours(batch)
+    assert (got - expected).abs().max().item() < 1e-5
+    assert analyze(spec, (3, side, side)).totals["macs"] * 4 == counter.get_total_flops()
+
+
 def test_both_models_are_bundled():
-    assert {"inception_v3"} <= set(bundled())
+    assert "inception_v3" in bundled()

@@ -11,7 +11,7 @@ from archcalc.verify import fvcore_ref, torch_ref, values
 MAC_KINDS = ("conv", "fc")
 # Rows the analysis counts as 0 activation elements by convention: views,
 # identities at inference and in-place operations (README, counting conventions).
-NO_NEW_TENSOR = ("flatten", "dropout",
+NO_NEW_TENSOR = ("flatten", "dropout", "channel_slice",  # channel_slice: x[:, start:stop]
                  "stochastic_depth")  # the identity at inference (returns its input)
 
 
