@@ -105,3 +105,20 @@ def test_residual_blocks_are_torchvisions(name):
     residuals = sum(1 for flag in flags if flag is True)
     adds = sum(1 for row in analyze(load_spec(name)).rows if row.kind == "add")
     assert adds == residuals > 0
+
+
+@pytest.mark.skipif("efficientnet_b0" not in MODELS, reason="efficientnet_b0 not bundled")
+def test_efficientnet_trains_two_steps_on_cpu(run_cli, tmp_path):
+    """SE, SiLU and stochastic depth in a real training loop (small input: any size runs)."""
+    import json
+    import math
+
+    out = tmp_path / "run"
+    result = run_cli("build", "efficientnet_b0", "--train", "--max-steps", "2", "--no-checks",
+                     "--data", "synthetic", "--device", "cpu", "--batch-size", "4",
+                     "--input", "3x64x64", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "5,288,548 params" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "trained" and summary["steps"] == 2
+    assert math.isfinite(summary["final"]["train_loss"])
