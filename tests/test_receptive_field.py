@@ -148,6 +148,8 @@ def positive_module(spec, shape):
             replacement = nn.AdaptiveAvgPool2d(module.output_size)
         elif isinstance(module, nn.LocalResponseNorm):
             replacement = nn.Identity()
+        elif isinstance(module, nn.ReLU6):
+            replacement = nn.ReLU()  # the same support; ReLU6 saturates (zero derivative) above 6
         if replacement is not None:
             parent, _, local = name.rpartition(".")
             setattr(model.get_submodule(parent) if parent else model, local, replacement)
