@@ -305,3 +305,31 @@ def test_the_cifar_training_command_runs_with_a_home_folder(user_home):
     result = CliRunner().invoke(main, argv, catch_exceptions=False)
     assert result.exit_code == 0, f"{command}\n{result.output}"
     assert (user_home / "run" / "last.pt").is_file()
+
+
+def _python_blocks() -> list[tuple[int, str]]:
+    lines = README.read_text(encoding="utf-8").splitlines()
+    return [(start, "\n".join(body)) for start, language, body in _blocks(lines)
+            if language == "python"]
+
+
+# What a README snippet needs beyond the base install, by what it uses.
+SNIPPET_NEEDS = {"archcalc.train": ("torch", "sklearn", "matplotlib"), "build_module": ("torch",),
+                 "Activation": ("torch",), "hypothesis": ("hypothesis",)}
+
+
+@pytest.mark.parametrize("start,code", _python_blocks(), ids=lambda v: str(v)[:12])
+def test_python_snippet_runs_as_written(start, code, tmp_path):
+    """Every Python block in the README is complete: it runs as written in a fresh process
+    (its own registry, a scratch working folder for what it writes)."""
+    import os
+    import subprocess
+    import sys
+
+    for marker, modules in SNIPPET_NEEDS.items():
+        if marker in code:
+            for module in modules:
+                pytest.importorskip(module)
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, f"README.md:{start}\n{result.stderr[-3000:]}"
