@@ -14,7 +14,11 @@ MAC_OPERATORS = ("conv", "linear", "addmm", "matmul", "bmm", "einsum")
 
 def count_by_module(model, example):
     """({module path: conv+linear MACs}, {operator: calls fvcore did not count})."""
-    from fvcore.nn import FlopCountAnalysis
+    with warnings.catch_warnings():
+        # importing fvcore scripts a helper with torch.jit.script, which torch 2.14 marks as
+        # deprecated: a FutureWarning about fvcore's code, not the user's model
+        warnings.simplefilter("ignore", FutureWarning)
+        from fvcore.nn import FlopCountAnalysis
 
     analysis = FlopCountAnalysis(model, example)
     analysis.unsupported_ops_warnings(False)
