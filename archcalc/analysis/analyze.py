@@ -92,7 +92,9 @@ class Analyzer:
                             node=node.path or None)
         try:
             params, ins = self.prepare(node, resolve_params(params, ins[0]), ins)
-            out = self.settle(node, tuple(kind.output_shape(params, ins)))
+            shape = kind.output_shape(params, ins)
+            # a tuple subclass (layout.ChannelsLast) keeps its layout mark
+            out = self.settle(node, shape if isinstance(shape, tuple) else tuple(shape))
             row = Row(node.path, kind_name, out,
                       activations=kind.activations(params, ins, out),
                       params=kind.param_count(params, ins, out),

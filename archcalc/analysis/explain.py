@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 from archcalc.analysis.analyze import Analyzer, analyze
 from archcalc.analysis.traced import Traced, leaf, shown
+from archcalc.layers.layout import same_layout
 from archcalc.spec.model import Params
 
 AXES = ("channels", "height", "width")
@@ -55,11 +56,11 @@ class ExplainAnalyzer(Analyzer):
 
     def prepare(self, node, params, ins):
         traced = Params({key: _leaves(value) for key, value in params.items()})
-        return traced, [tuple(_carried(d) for d in shape) for shape in ins]
+        return traced, [same_layout(shape, (_carried(d) for d in shape)) for shape in ins]
 
     def settle(self, node, out):
         self.shapes[node.path] = out
-        return tuple(_carried(d) for d in out)
+        return same_layout(out, (_carried(d) for d in out))
 
     def record(self, node, row):
         out = self.shapes.pop(node.path)

@@ -1,7 +1,8 @@
-"""Batch normalisation and local response normalisation."""
+"""Batch, layer and local response normalisation."""
 from __future__ import annotations
 
 from archcalc.layers.arith import product, require, select
+from archcalc.layers.layout import last_axis_input, layernorm_examples
 from archcalc.layers.registry import LayerKind, Param, register
 from archcalc.layers.saved import INPUT, batch_norm_stats, internal
 
@@ -86,3 +87,44 @@ class LocalResponseNorm(LayerKind):
         from torch import nn
 
         return nn.LocalResponseNorm(p.size, p.alpha, p.beta, p.k)
+
+
+@register
+class LayerNorm(LayerKind):
+    """Layer norm over the last axis (``nn.LayerNorm(D)``): of features (F,), tokens
+    (L, D) or a channels-last map (H, W, C) after ``permute`` (a C x H x W map is
+    refused: use ``layernorm2d`` for its channels).
+
+    Params: gamma and beta, 2*D. Buffers: 0. MACs: 0 (like BN: MACs count conv and
+    linear products). FLOPs: 5 per element, fvcore's rule for a norm with an affine
+    (mean, subtract, square-and-sum for the variance, normalise, scale-and-shift).
+    Saved for backward (CPU, measured with saved_tensors_hooks): the input, the mean and
+    the reciprocal std, one each per normalised row (rows = elements / D).
+    Inference temporaries: the mean and reciprocal std, which the CPU kernel makes
+    beside the output also without autograd.
+    """
+
+    name = "layernorm"
+    summary = "layer normalisation over the last axis (2 params per feature)"
+    params = (Param("eps", "float", 1e-5),)
+    examples = staticmethod(layernorm_examples)
+
+    def output_shape(self, p, ins):
+        return last_axis_input(self.name, ins, "features, tokens or a channels-last map")
+
+    def param_count(self, p, ins, out):
+        return 2 * ins[0][-1]
+
+    def flops(self, p, ins, out):
+        return 5 * product(out)
+
+    def saved(self, p, ins, out):
+        return (INPUT, internal(2 * product(tuple(ins[0][:-1]))))
+
+    def inference_temporaries(self, p, ins, out):
+        return (internal(2 * product(tuple(ins[0][:-1]))),)
+
+    def build(self, p, ins, out):
+        from torch import nn
+
+        return nn.LayerNorm(ins[0][-1], eps=p.eps)
