@@ -186,6 +186,7 @@ def _load_all() -> None:
         pool,
         shape,
         shortcut,
+        tokens,
     )
 
 

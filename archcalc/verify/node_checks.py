@@ -12,7 +12,8 @@ MAC_KINDS = ("conv", "fc")
 # Rows the analysis counts as 0 activation elements by convention: views,
 # identities at inference and in-place operations (README, counting conventions).
 NO_NEW_TENSOR = ("flatten", "dropout", "channel_slice",  # channel_slice: x[:, start:stop]
-                 "stochastic_depth")  # the identity at inference (returns its input)
+                 "stochastic_depth",  # the identity at inference (returns its input)
+                 "tokens", "select_token")  # views: reshape+permute, x[:, index]
 
 
 @dataclass(frozen=True)
