@@ -2,19 +2,29 @@
 from __future__ import annotations
 
 from archcalc.layers.activation import act_param, folded
-from archcalc.layers.arith import require
+from archcalc.layers.arith import product
+from archcalc.layers.layout import last_axis_input, same_layout
 from archcalc.layers.registry import LayerKind, Param, register
 from archcalc.layers.saved import INPUT, OUTPUT, Saved, dropout_mask, internal
 from archcalc.layers.shape import check_probability
 
 
+def _elements(shape):
+    # a flat shape's one size as it is (not 1 * size), so explain's terms read as before
+    return shape[0] if len(shape) == 1 else product(tuple(shape))
+
+
 @register
 class Linear(LayerKind):
-    """Fully connected layer (``nn.Linear``) on a flat input.
+    """Fully connected layer (``nn.Linear``) on the last axis: of features (F,), of
+    tokens (L, D) or of a channels-last map (H, W, C) after ``permute`` (a C x H x W map
+    is refused: the usual cause is a missing ``flatten``).
 
     Optional folded activation and dropout, in torchvision's classifier order
     (linear -> act -> dropout), so that VGG's FC rows stay one row each.
-    FLOPs: 2 per MAC, +1 per output for the bias, +1 per output for the act.
+    With R rows (the product of the leading axes; 1 on features), IN -> OUT:
+    params IN*OUT (+OUT bias); MACs R*IN*OUT; FLOPs 2 per MAC, +1 per output element for
+    the bias, + the act's FLOPs on the R*OUT outputs.
     """
 
     name = "fc"
@@ -27,22 +37,22 @@ class Linear(LayerKind):
     )
 
     def output_shape(self, p, ins):
-        shape = ins[0]
-        require(len(shape) == 1, f"fc needs a flat input, got {list(shape)}",
-                "add `flatten` (or a global pool and `flatten`) before this layer")
+        shape = last_axis_input(self.name, ins)
         check_probability(p.dropout, "dropout")  # nn.Dropout would raise at build
-        return (p.out,)
+        return same_layout(shape, tuple(shape[:-1]) + (p.out,))
 
     def param_count(self, p, ins, out):
-        return ins[0][0] * p.out + (p.out if p.bias else 0)
+        return ins[0][-1] * p.out + (p.out if p.bias else 0)
 
     def macs(self, p, ins, out):
-        return ins[0][0] * p.out
+        shape = ins[0]
+        per_row = shape[-1] * p.out
+        return per_row if len(shape) == 1 else product(tuple(shape[:-1])) * per_row
 
     def flops(self, p, ins, out):
-        act = folded(p)
-        return 2 * self.macs(p, ins, out) + (p.out if p.bias else 0) + \
-            (act.flops_on(p.out) if act is not None else 0)
+        act, outputs = folded(p), _elements(out)
+        return 2 * self.macs(p, ins, out) + (outputs if p.bias else 0) + \
+            (act.flops_on(outputs) if act is not None else 0)
 
     def saved(self, p, ins, out):
         """The linear keeps its input, the act what its class keeps (activation.py),
@@ -50,23 +60,24 @@ class Linear(LayerKind):
         kept: tuple[Saved, ...] = (INPUT,)
         act = folded(p)
         if act is not None:
-            act_output = internal(p.out) if p.dropout else OUTPUT
-            act_input = act_output if act.runs_in_place(p) else internal(p.out)
-            kept += act.kept(p, act_input, act_output, p.out)
-        return kept + ((dropout_mask(p.out),) if p.dropout else ())
+            outputs = _elements(out)
+            act_output = internal(outputs) if p.dropout else OUTPUT
+            act_input = act_output if act.runs_in_place(p) else internal(outputs)
+            kept += act.kept(p, act_input, act_output, outputs)
+        return kept + ((dropout_mask(_elements(out)),) if p.dropout else ())
 
     def inference_temporaries(self, p, ins, out):
         # an act that cannot run in place (tanh, sigmoid) makes a new tensor next to the
         # linear's output; dropout is the identity at inference
         act = folded(p)
-        return (internal(p.out),) if act is not None and not act.runs_in_place(p) else ()
+        return (internal(_elements(out)),) if act is not None and not act.runs_in_place(p) else ()
 
     def build(self, p, ins, out):
         from torch import nn
 
         from archcalc.nn import NamedChain
 
-        linear = nn.Linear(ins[0][0], p.out, bias=p.bias)
+        linear = nn.Linear(ins[0][-1], p.out, bias=p.bias)
         act = folded(p)
         if act is None and not p.dropout:
             return linear
