@@ -23,7 +23,7 @@ one fused ``_native_multi_head_attention``; with an odd number it takes the comp
 from __future__ import annotations
 
 from archcalc.errors import SpecError
-from archcalc.layers.arith import require
+from archcalc.layers.arith import equal, require
 from archcalc.layers.conv import spatial
 from archcalc.layers.registry import LayerKind, Param, register
 from archcalc.layers.saved import internal
@@ -163,7 +163,7 @@ class PositionEmbeddingKind(LayerKind):
     def output_shape(self, p, ins):
         length, _ = sequence(self.name, ins)
         if p.length:
-            require(length == p.length,
+            require(equal(length, p.length),
                     f"position_embedding holds {p.length} tokens, the input has {length}",
                     "the position embedding fixes the token count, and with it the input "
                     "size; drop `length` to let it follow the input")
@@ -210,10 +210,11 @@ class Attention(LayerKind):
     (heads*L*L scores: the 1/sqrt(D/heads) scaling, the exponential, the sum, the divide of
     the softmax; its running max is not counted).
     Activations: L*D (the output of out_proj, a new tensor).
-    Saved for backward (the CPU's flash attention, measured): the input as in_proj's input,
-    a copy (L*D: at batch >= 2 the batch-first input is transposed, and ``linear`` copies a
-    non-contiguous 3-D input; at batch 1 that transpose is contiguous and autograd keeps the
-    input itself, L*D less per attention: this rule, linear in the batch, counts the copy);
+    Saved for backward (the CPU's flash attention, measured): in_proj's input, a copy of
+    the input (L*D: at batch >= 2 the batch-first input is transposed, and ``linear`` copies
+    a non-contiguous 3-D input; at batch 1 the transpose is contiguous and autograd keeps the
+    input itself: the same bytes, unless another node keeps that input too, when the plan,
+    linear in the batch, counts L*D more than autograd at batch 1 only);
     the q, k, v projections (3*L*D, one storage); the log-sum-exp (heads*L); the attention
     output (L*D, which out_proj keeps as its input: the same storage).
     Inference temporaries (the dispatch mode): with an even number of heads the fused fast
