@@ -8,7 +8,9 @@ C x H x W map, where acting on the width is almost always a missing ``flatten``.
 """
 from __future__ import annotations
 
-from archcalc.layers.arith import require
+from archcalc.layers.arith import product, require
+from archcalc.layers.registry import LayerKind, Param, register
+from archcalc.layers.saved import INPUT, internal
 
 
 class ChannelsLast(tuple):
@@ -17,8 +19,21 @@ class ChannelsLast(tuple):
     __slots__ = ()
 
 
+class PermutedView(ChannelsLast):
+    """A channels-last map that is ``permute``'s strided view of a C x H x W tensor (not
+    contiguous: ``nn.Linear`` copies it before its matmul)."""
+
+    __slots__ = ()
+
+
 def same_layout(like, sizes) -> tuple:
-    """``sizes`` as a shape of the same layout as ``like`` (a rule keeps the marker)."""
+    """``sizes`` as a shape of the same layout as ``like``: its class, marker included
+    (for analyses that carry other numbers through the rules, analysis/explain.py)."""
+    return type(like)(sizes) if isinstance(like, ChannelsLast) else tuple(sizes)
+
+
+def new_tensor_like(like, sizes) -> tuple:
+    """The shape of a new (contiguous) tensor in ``like``'s layout."""
     return ChannelsLast(sizes) if isinstance(like, ChannelsLast) else tuple(sizes)
 
 
@@ -35,6 +50,127 @@ def last_axis_input(kind: str, ins, wanted: str = "a flat input"):
     return shape
 
 
+TO_CHANNELS_LAST, TO_CHANNELS_FIRST = [1, 2, 0], [2, 0, 1]
+
+
+@register
+class Permute(LayerKind):
+    """Reorder a map's axes (``torchvision.ops.misc.Permute``, ``x.permute``): a view.
+
+    ``order: [1, 2, 0]`` turns a C x H x W map into a channels-last (H, W, C) one, where
+    ``fc`` and ``layernorm`` act on the channels; ``order: [2, 0, 1]`` turns it back (the
+    two that ConvNeXt's CNBlock uses). Params, MACs, FLOPs, activations: 0 (a strided view
+    of the same storage). Saved: nothing. Receptive field: unchanged (no position mixes).
+    """
+
+    name = "permute"
+    summary = "reorder a map's axes: [1, 2, 0] to channels-last, [2, 0, 1] back (a view)"
+    params = (Param("order", "choice", choices=(TO_CHANNELS_LAST, TO_CHANNELS_FIRST),
+                    help="[1, 2, 0] (C x H x W to H x W x C) or [2, 0, 1] (back)"),)
+
+    def output_shape(self, p, ins):
+        shape = ins[0]
+        to_last = list(p.order) == TO_CHANNELS_LAST
+        if to_last:
+            require(len(shape) == 3 and not isinstance(shape, ChannelsLast),
+                    f"permute [1, 2, 0] needs a C x H x W map, got {list(shape)}",
+                    "[1, 2, 0] makes a channels-last map of a C x H x W one")
+            return PermutedView((shape[1], shape[2], shape[0]))
+        require(isinstance(shape, ChannelsLast),
+                f"permute [2, 0, 1] needs a channels-last map, got {list(shape)}",
+                "a channels-last map comes from `permute: {order: [1, 2, 0]}`")
+        return (shape[2], shape[0], shape[1])
+
+    def activations(self, p, ins, out):
+        return 0
+
+    def saved(self, p, ins, out):
+        return ()
+
+    def shares_input(self, p, ins, out, training):
+        return True
+
+    def build(self, p, ins, out):
+        from torchvision.ops.misc import Permute as TorchvisionPermute
+
+        return TorchvisionPermute([0] + [axis + 1 for axis in p.order])
+
+
+def _plain_map(kind: str, ins):
+    shape = ins[0]
+    require(len(shape) == 3 and not isinstance(shape, ChannelsLast),
+            f"{kind} needs a C x H x W map, got {list(shape)}",
+            "use it before `flatten`, on a map that is not channels-last")
+    return shape
+
+
+@register
+class LayerNorm2d(LayerKind):
+    """Layer norm over the channels of a C x H x W map, as
+    ``torchvision.models.convnext.LayerNorm2d``: permute to channels-last, ``layer_norm``
+    over C, permute back (its output is that non-contiguous view).
+
+    Params: gamma and beta, 2*C. Buffers: 0. MACs: 0. FLOPs: 5 per element (as
+    ``layernorm``). Activations: C*H*W (layer_norm's output). Saved for backward
+    (measured with saved_tensors_hooks on the CPU): the input, and the mean and reciprocal
+    std per position, 2*H*W. Inference temporaries: the mean and reciprocal std.
+    """
+
+    name = "layernorm2d"
+    summary = "layer normalisation over the channels of a map (ConvNeXt's LayerNorm2d)"
+    params = (Param("eps", "float", 1e-6),)
+
+    def output_shape(self, p, ins):
+        return _plain_map(self.name, ins)
+
+    def param_count(self, p, ins, out):
+        return 2 * ins[0][0]
+
+    def flops(self, p, ins, out):
+        return 5 * product(out)
+
+    def saved(self, p, ins, out):
+        return (INPUT, internal(2 * ins[0][1] * ins[0][2]))
+
+    def inference_temporaries(self, p, ins, out):
+        return (internal(2 * ins[0][1] * ins[0][2]),)
+
+    def build(self, p, ins, out):
+        from torchvision.models.convnext import LayerNorm2d as TorchvisionLayerNorm2d
+
+        return TorchvisionLayerNorm2d(ins[0][0], eps=p.eps)
+
+
+@register
+class LayerScale(LayerKind):
+    """A learnable per-channel scale of a C x H x W map (Touvron et al. 2021's LayerScale,
+    ConvNeXt's ``CNBlock.layer_scale``): a (C, 1, 1) parameter, filled with ``init``,
+    multiplied in.
+
+    Params: C. Buffers: 0. MACs: 0. FLOPs: 1 per element (the multiply). Activations:
+    C*H*W (a new tensor). Saved for backward: the input (the scale's gradient; the scale
+    is a parameter, counted apart).
+    """
+
+    name = "layer_scale"
+    summary = "learnable per-channel scale, a (C, 1, 1) parameter (ConvNeXt's layer scale)"
+    params = (Param("init", "float", 1e-6, help="the scale's initial value, e.g. 1e-6"),)
+
+    def output_shape(self, p, ins):
+        return _plain_map(self.name, ins)
+
+    def param_count(self, p, ins, out):
+        return ins[0][0]
+
+    def flops(self, p, ins, out):
+        return product(out)
+
+    def build(self, p, ins, out):
+        from archcalc.nn import LayerScaleModule
+
+        return LayerScaleModule(ins[0][0], p.init)
+
+
 def layernorm_examples(shape):
     """``archcalc.testing`` strategy for ``layernorm``: on features after ``flatten``."""
     from hypothesis import strategies as st
@@ -46,3 +182,56 @@ def layernorm_examples(shape):
         return ["flatten", {"layernorm": {"eps": eps}}], flat
 
     return items()
+
+
+def permute_examples(shape):
+    """``archcalc.testing`` strategy for ``permute``: to channels-last, maybe a
+    ``layernorm`` and an ``fc`` (with an act) on the channels, maybe back."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def items(draw):
+        channels, height, width = shape
+        layers: list = [{"permute": {"order": TO_CHANNELS_LAST}}]
+        if draw(st.booleans()):
+            layers.append({"layernorm": {"eps": 1e-6}})
+        if draw(st.booleans()):
+            channels = draw(st.integers(1, 8))
+            act = draw(st.sampled_from(["none", "gelu", "relu", "tanh"]))
+            layers.append({"fc": {"out": channels, "act": act, "bias": draw(st.booleans())}})
+        if draw(st.booleans()):
+            layers.append({"permute": {"order": TO_CHANNELS_FIRST}})
+            return layers, (channels, height, width)
+        return layers, (height, width, channels)
+
+    return items()
+
+
+def layernorm2d_examples(shape):
+    """``archcalc.testing`` strategy for ``layernorm2d``: alone, or after a conv (whose
+    output only it reads)."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def items(draw):
+        before = draw(st.sampled_from([[], [{"conv": {"out": shape[0], "kernel": 1}}]]))
+        return before + [{"layernorm2d": {"eps": draw(st.sampled_from([1e-6, 1e-5]))}}], shape
+
+    return items()
+
+
+def layer_scale_examples(shape):
+    """``archcalc.testing`` strategy for ``layer_scale``: alone or after a conv."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def items(draw):
+        before = draw(st.sampled_from([[], [{"conv": {"out": shape[0], "kernel": 3, "pad": 1}}]]))
+        return before + [{"layer_scale": {"init": draw(st.sampled_from([1e-6, 0.5]))}}], shape
+
+    return items()
+
+
+Permute.examples = staticmethod(permute_examples)
+LayerNorm2d.examples = staticmethod(layernorm2d_examples)
+LayerScale.examples = staticmethod(layer_scale_examples)

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from archcalc.layers.activation import act_param, folded
-from archcalc.layers.arith import product
-from archcalc.layers.layout import last_axis_input, same_layout
+from archcalc.layers.arith import product, select
+from archcalc.layers.layout import PermutedView, last_axis_input, new_tensor_like
 from archcalc.layers.registry import LayerKind, Param, register
 from archcalc.layers.saved import INPUT, OUTPUT, Saved, dropout_mask, internal
 from archcalc.layers.shape import check_probability
@@ -12,6 +12,26 @@ from archcalc.layers.shape import check_probability
 def _elements(shape):
     # a flat shape's one size as it is (not 1 * size), so explain's terms read as before
     return shape[0] if len(shape) == 1 else product(tuple(shape))
+
+
+def larger(a, b):
+    """max(a, b) on integers and symbols."""
+    return select(a > b, a, b)
+
+
+def _strided(ins) -> bool:
+    """Whether the input is permute's view in an order other than its storage's: with
+    one channel or one position the permuted view is contiguous already (measured)."""
+    if not isinstance(ins[0], PermutedView):
+        return False
+    height, width, channels = ins[0]
+    return not (bool(channels == 1) or bool(height * width == 1))
+
+
+def _strided_copy(ins):
+    # measured with saved_tensors_hooks: nn.Linear on permute's view keeps a contiguous
+    # (rows, in) copy of its input, not the input
+    return internal(product(tuple(ins[0])))
 
 
 @register
@@ -39,7 +59,7 @@ class Linear(LayerKind):
     def output_shape(self, p, ins):
         shape = last_axis_input(self.name, ins)
         check_probability(p.dropout, "dropout")  # nn.Dropout would raise at build
-        return same_layout(shape, tuple(shape[:-1]) + (p.out,))
+        return new_tensor_like(shape, tuple(shape[:-1]) + (p.out,))
 
     def param_count(self, p, ins, out):
         return ins[0][-1] * p.out + (p.out if p.bias else 0)
@@ -57,7 +77,8 @@ class Linear(LayerKind):
     def saved(self, p, ins, out):
         """The linear keeps its input, the act what its class keeps (activation.py),
         dropout its mask."""
-        kept: tuple[Saved, ...] = (INPUT,)
+        # on permute's strided view, the matmul keeps the contiguous copy it makes
+        kept: tuple[Saved, ...] = (_strided_copy(ins),) if _strided(ins) else (INPUT,)
         act = folded(p)
         if act is not None:
             outputs = _elements(out)
@@ -69,8 +90,13 @@ class Linear(LayerKind):
     def inference_temporaries(self, p, ins, out):
         # an act that cannot run in place (tanh, sigmoid) makes a new tensor next to the
         # linear's output; dropout is the identity at inference
+        # on permute's strided view, the copy lives during the matmul (beside the linear's
+        # output); a new act tensor comes after it is freed: the larger of the two moments
         act = folded(p)
-        return (internal(_elements(out)),) if act is not None and not act.runs_in_place(p) else ()
+        copy = product(tuple(ins[0])) if _strided(ins) else 0
+        if act is not None and not act.runs_in_place(p):
+            return (internal(_elements(out) if not copy else larger(copy, _elements(out))),)
+        return (internal(copy),) if copy else ()
 
     def build(self, p, ins, out):
         from torch import nn

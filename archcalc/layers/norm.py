@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from archcalc.layers.arith import product, require, select
-from archcalc.layers.layout import last_axis_input, layernorm_examples
+from archcalc.layers.layout import last_axis_input, layernorm_examples, new_tensor_like
 from archcalc.layers.registry import LayerKind, Param, register
 from archcalc.layers.saved import INPUT, batch_norm_stats, internal
 
@@ -110,7 +110,8 @@ class LayerNorm(LayerKind):
     examples = staticmethod(layernorm_examples)
 
     def output_shape(self, p, ins):
-        return last_axis_input(self.name, ins, "features, tokens or a channels-last map")
+        shape = last_axis_input(self.name, ins, "features, tokens or a channels-last map")
+        return new_tensor_like(shape, shape)  # contiguous also on permute's strided view
 
     def param_count(self, p, ins, out):
         return 2 * ins[0][-1]

@@ -180,6 +180,7 @@ def _load_all() -> None:
         channels,
         conv,
         excitation,
+        layout,
         linear,
         merge,
         norm,

@@ -5,7 +5,8 @@ import it (inside the function) without reaching the builder in archcalc.torchgr
 """
 from archcalc.nn.channels import ChannelShuffleModule, ChannelSliceModule
 from archcalc.nn.containers import NamedChain, ParallelPaths
+from archcalc.nn.layout import LayerScaleModule
 from archcalc.nn.pad_shortcut import PadShortcutModule
 
-__all__ = ["ChannelShuffleModule", "ChannelSliceModule", "NamedChain", "PadShortcutModule",
-           "ParallelPaths"]
+__all__ = ["ChannelShuffleModule", "ChannelSliceModule", "LayerScaleModule", "NamedChain",
+           "PadShortcutModule", "ParallelPaths"]
