@@ -13,7 +13,8 @@ MAC_KINDS = ("conv", "fc")
 # identities at inference and in-place operations (README, counting conventions).
 NO_NEW_TENSOR = ("flatten", "dropout", "channel_slice",  # channel_slice: x[:, start:stop]
                  "stochastic_depth",  # the identity at inference (returns its input)
-                 "tokens", "select_token")  # views: reshape+permute, x[:, index]
+                 "tokens", "select_token",  # views: reshape+permute, x[:, index]
+                 "permute")  # a strided view (torchvision.ops.misc.Permute)
 
 
 @dataclass(frozen=True)
