@@ -140,6 +140,24 @@ def _first_sentence(exc: BaseException) -> str:
     return text.split(". ")[0][:160]
 
 
+def structural_order(state: dict) -> OrderedDict:
+    """``state`` in the order its tensors are used, as archcalc's models list theirs: a
+    tensor of the root module itself (no dot in its key) moves to after the tensors of the
+    root's first child. PyTorch lists a module's own parameters before its children's, and
+    torchvision's VisionTransformer keeps ``class_token`` on the root although it is used
+    after ``conv_proj``; archcalc's models hold no root tensors, so for them, and for every
+    other torchvision model, the order is unchanged."""
+    keys = list(state)
+    roots = [key for key in keys if "." not in key]
+    children = [key for key in keys if "." in key]
+    if not roots or not children:
+        return OrderedDict(state)
+    first = children[0].split(".")[0] + "."
+    end = next((i for i, key in enumerate(children) if not key.startswith(first)),
+               len(children))
+    return OrderedDict((key, state[key]) for key in children[:end] + roots + children[end:])
+
+
 def map_by_structure(source: dict, model: torch.nn.Module, where=None,
                      adapt=None) -> OrderedDict:
     """``source`` renamed to ``model``'s keys by position, every shape checked.
@@ -149,6 +167,7 @@ def map_by_structure(source: dict, model: torch.nn.Module, where=None,
     or return None; without it, or when it returns None, a shape that differs is an
     error naming both tensors."""
     target = model.state_dict()
+    source = structural_order(source)
     if len(source) != len(target):
         raise ArchcalcError(f"the file has {len(source)} tensors, the model {len(target)}",
                             where=where, hint="the weights are for another architecture")
@@ -205,7 +224,7 @@ def to_layout(state: dict, spec, layout: str) -> OrderedDict:
         raise ArchcalcError(f"{spec.name} reproduces no torchvision model, so it has no "
                             "torchvision layout", hint="use --layout archcalc")
     reference = torchvision_model(spec.torchvision).state_dict()
-    keys = list(reference)
+    keys = list(structural_order(reference))
     if len(keys) != len(state):
         raise ArchcalcError(f"torchvision's {spec.torchvision} has {len(keys)} tensors, this "
                             f"model {len(state)}",
