@@ -145,17 +145,40 @@ def structural_order(state: dict) -> OrderedDict:
     tensor of the root module itself (no dot in its key) moves to after the tensors of the
     root's first child. PyTorch lists a module's own parameters before its children's, and
     torchvision's VisionTransformer keeps ``class_token`` on the root although it is used
-    after ``conv_proj``; archcalc's models hold no root tensors, so for them, and for every
-    other torchvision model, the order is unchanged."""
+    after ``conv_proj``; and CNBlock's ``layer_scale`` (``LATE_OWN_TENSORS``) moves to after
+    its ``block``. archcalc's models hold no root tensors, so for them, and for every other
+    torchvision model, the order is unchanged."""
     keys = list(state)
     roots = [key for key in keys if "." not in key]
     children = [key for key in keys if "." in key]
-    if not roots or not children:
-        return OrderedDict(state)
-    first = children[0].split(".")[0] + "."
-    end = next((i for i, key in enumerate(children) if not key.startswith(first)),
-               len(children))
-    return OrderedDict((key, state[key]) for key in children[:end] + roots + children[end:])
+    if roots and children:
+        first = children[0].split(".")[0] + "."
+        end = next((i for i, key in enumerate(children) if not key.startswith(first)),
+                   len(children))
+        keys = children[:end] + roots + children[end:]
+    keys = _late_own_tensors_moved(keys)
+    return OrderedDict((key, state[key]) for key in keys)
+
+
+# A nested module's own tensors that it uses after its first child: torchvision's CNBlock
+# (ConvNeXt) keeps ``layer_scale`` on itself and multiplies it into ``block``'s output.
+LATE_OWN_TENSORS = ("layer_scale",)
+
+
+def _late_own_tensors_moved(keys: list) -> list:
+    """Each late own tensor (``LATE_OWN_TENSORS``) moved to after the tensors of its
+    module's first child; one whose module has no child tensors (archcalc's LayerScaleModule)
+    stays where it is."""
+    for key in [key for key in keys if key.rsplit(".", 1)[-1] in LATE_OWN_TENSORS]:
+        parent = key.rsplit(".", 1)[0] + "." if "." in key else ""
+        children = [k for k in keys if k.startswith(parent) and "." in k[len(parent):]]
+        if not children:
+            continue
+        first = parent + children[0][len(parent):].split(".")[0] + "."
+        keys.remove(key)
+        last = max(i for i, k in enumerate(keys) if k.startswith(first))
+        keys.insert(last + 1, key)
+    return keys
 
 
 def map_by_structure(source: dict, model: torch.nn.Module, where=None,
