@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 
 def imported_modules(*args) -> set:
     result = subprocess.run([sys.executable, "-X", "importtime", "-m", "archcalc", *args],
@@ -16,8 +18,10 @@ def imported_modules(*args) -> set:
     return names
 
 
-def test_table_imports_neither_torch_nor_sympy():
-    names = imported_modules("table", "vgg16")
+@pytest.mark.parametrize("name", ["vgg16", "efficientnet_b0", "convnext_tiny", "vit_b_16"])
+def test_table_imports_neither_torch_nor_sympy(name):
+    """The lecture's network and the modern ones alike (SE gates, layout kinds, attention)."""
+    names = imported_modules("table", name)
     assert "archcalc" in names and "yaml" in names  # the trace itself works
     assert not names & {"torch", "torchvision", "sympy", "fvcore", "numpy"}
 
