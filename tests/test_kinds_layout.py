@@ -159,3 +159,22 @@ def test_symbolic_equals_integer_analysis(kind):
                     getattr(row, key), (row.path, key)
 
     check()
+
+
+@pytest.mark.parametrize("shape,out,bias", [
+    ((2, 1, 2), 3, True), ((2, 2, 2), 3, True), ((2, 2, 2), 3, False), ((1, 2, 2), 3, True),
+    ((2, 3, 3), 5, True), ((4, 2, 2), 2, True), ((3, 1, 1), 3, True)])
+def test_fc_on_a_permuted_view_peaks_as_pytorch_measures(shape, out, bias):
+    """nn.Linear on permute's strided view copies its input, multiplies, then adds the bias
+    out of place (aten.mm, aten.add): the matmul's result lives beside the biased output.
+    A contiguous view (one channel, or one position) makes no copy. Found by the registry
+    contract on a drawn 2x1x2 map; these shapes pin each moment of the peak."""
+    from archcalc.analysis.memory import plan
+    from archcalc.torchgraph.builder import build_module
+    from archcalc.verify.memory_ref import inference_peak_bytes
+
+    spec = spec_of([{"permute": {"order": [1, 2, 0]}},
+                    {"fc": {"out": out, "act": "none", "bias": bias}}], shape)
+    example = torch.randn(2, *shape)
+    planned = plan(spec, batch=2, device="cuda").inference_activation_peak_bytes
+    assert planned == inference_peak_bytes(build_module(spec).eval(), example)

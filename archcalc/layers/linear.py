@@ -91,10 +91,13 @@ class Linear(LayerKind):
         # an act that cannot run in place (tanh, sigmoid) makes a new tensor next to the
         # linear's output; dropout is the identity at inference
         # on permute's strided view, the copy lives during the matmul (beside the linear's
-        # output); a new act tensor comes after it is freed: the larger of the two moments
+        # output); then the bias is added out of place (aten.mm, then aten.add: measured),
+        # so the matmul's result lives beside the biased output, as a new act tensor
+        # would: the larger of the two moments
         act = folded(p)
         copy = product(tuple(ins[0])) if _strided(ins) else 0
-        if act is not None and not act.runs_in_place(p):
+        new_act = act is not None and not act.runs_in_place(p)
+        if new_act or (copy and p.bias):
             return (internal(_elements(out) if not copy else larger(copy, _elements(out))),)
         return (internal(copy),) if copy else ()
 
