@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from archcalc.layers.arith import divides, equal, require, select
 from archcalc.layers.conv import spatial
-from archcalc.layers.registry import LayerKind, Param, register
+from archcalc.layers.registry import LayerKind, Param, View, register
 
 
 def _shuffle_is_a_view(p, ins):
@@ -47,7 +47,7 @@ class ChannelShuffle(LayerKind):
 
 
 @register
-class ChannelSlice(LayerKind):
+class ChannelSlice(View):
     """Channels [start, stop) of the input, ``x[:, start:stop]`` (a view; ShuffleNet's
     ``x.chunk(2, dim=1)`` is a branch whose paths slice each half).
 
@@ -70,15 +70,6 @@ class ChannelSlice(LayerKind):
         require(p.stop <= channels, f"channel_slice stop {p.stop} is beyond the input's "
                                     f"{channels} channels", "write `stop: in` for the last")
         return (p.stop - p.start,) + tuple(ins[0][1:])
-
-    def activations(self, p, ins, out):
-        return 0
-
-    def saved(self, p, ins, out):
-        return ()
-
-    def shares_input(self, p, ins, out, training):
-        return True
 
     def build(self, p, ins, out):
         from archcalc.nn import ChannelSliceModule

@@ -9,7 +9,7 @@ C x H x W map, where acting on the width is almost always a missing ``flatten``.
 from __future__ import annotations
 
 from archcalc.layers.arith import product, require
-from archcalc.layers.registry import LayerKind, Param, register
+from archcalc.layers.registry import LayerKind, Param, View, register
 from archcalc.layers.saved import INPUT, internal
 
 
@@ -54,7 +54,7 @@ TO_CHANNELS_LAST, TO_CHANNELS_FIRST = [1, 2, 0], [2, 0, 1]
 
 
 @register
-class Permute(LayerKind):
+class Permute(View):
     """Reorder a map's axes (``torchvision.ops.misc.Permute``, ``x.permute``): a view.
 
     ``order: [1, 2, 0]`` turns a C x H x W map into a channels-last (H, W, C) one, where
@@ -80,15 +80,6 @@ class Permute(LayerKind):
                 f"permute [2, 0, 1] needs a channels-last map, got {list(shape)}",
                 "a channels-last map comes from `permute: {order: [1, 2, 0]}`")
         return (shape[2], shape[0], shape[1])
-
-    def activations(self, p, ins, out):
-        return 0
-
-    def saved(self, p, ins, out):
-        return ()
-
-    def shares_input(self, p, ins, out, training):
-        return True
 
     def build(self, p, ins, out):
         from torchvision.ops.misc import Permute as TorchvisionPermute

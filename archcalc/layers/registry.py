@@ -142,6 +142,20 @@ class LayerKind:
         return None
 
 
+class View(LayerKind):
+    """A kind whose output is a view of its input (flatten, a slice, a permute, a token
+    selection): it makes no tensor and keeps nothing for backward, in training or not."""
+
+    def activations(self, p, ins, out):
+        return 0
+
+    def saved(self, p, ins, out):
+        return ()
+
+    def shares_input(self, p, ins, out, training: bool):
+        return True
+
+
 REGISTRY: dict[str, LayerKind] = {}
 
 

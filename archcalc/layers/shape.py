@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from archcalc.errors import SpecError
 from archcalc.layers.arith import product
-from archcalc.layers.registry import LayerKind, Param, register
+from archcalc.layers.registry import LayerKind, Param, View, register
 from archcalc.layers.saved import Saved, dropout_mask
 
 
 @register
-class Flatten(LayerKind):
+class Flatten(View):
     """Flatten C x H x W to one axis (``nn.Flatten``). A view: no new elements.
 
     Receptive field: what follows sees the whole map, so it acts as an H x W window.
@@ -20,15 +20,6 @@ class Flatten(LayerKind):
     def output_shape(self, p, ins):
         # H*W*C, the lecture's order (7*7*512); the same number as torch's C*H*W
         return (product(tuple(ins[0][1:]) + tuple(ins[0][:1])),)
-
-    def activations(self, p, ins, out):
-        return 0
-
-    def saved(self, p, ins, out):
-        return ()
-
-    def shares_input(self, p, ins, out, training):
-        return True  # a view
 
     def rf_step(self, p, ins, out):
         if len(ins[0]) != 3:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from archcalc.errors import SpecError
 from archcalc.layers.arith import equal, require
 from archcalc.layers.conv import spatial
-from archcalc.layers.registry import LayerKind, Param, register
+from archcalc.layers.registry import LayerKind, Param, View, register
 from archcalc.layers.saved import internal
 
 
@@ -66,7 +66,7 @@ def _examples(build):
 
 
 @register
-class Tokens(LayerKind):
+class Tokens(View):
     """C x H x W map -> (H*W, C) tokens: torchvision's ``x.reshape(n, C, H*W).permute(0, 2,
     1)`` (``VisionTransformer._process_input``), a view.
 
@@ -79,15 +79,6 @@ class Tokens(LayerKind):
     def output_shape(self, p, ins):
         channels, height, width = spatial(self.name, ins)
         return (height * width, channels)
-
-    def activations(self, p, ins, out):
-        return 0
-
-    def saved(self, p, ins, out):
-        return ()
-
-    def shares_input(self, p, ins, out, training):
-        return True
 
     def build(self, p, ins, out):
         from archcalc.nn.tokens import TokensModule
@@ -285,7 +276,7 @@ def _select_examples(draw, shape):
 
 
 @register
-class SelectToken(LayerKind):
+class SelectToken(View):
     """One token of the sequence as a flat (D,) vector: ``x[:, index]`` (torchvision's
     ``x[:, 0]``, the class token, before the head). A view.
 
@@ -302,15 +293,6 @@ class SelectToken(LayerKind):
                 f"select_token index {p.index} is beyond the {length} tokens",
                 "the first token is index 0")
         return (dim,)
-
-    def activations(self, p, ins, out):
-        return 0
-
-    def saved(self, p, ins, out):
-        return ()
-
-    def shares_input(self, p, ins, out, training):
-        return True
 
     def build(self, p, ins, out):
         from archcalc.nn.tokens import SelectToken as SelectTokenModule
