@@ -2,7 +2,8 @@
 metadata, read from the weights enum only (no download): ``num_params`` exactly, and
 ``_ops`` (torchvision's "GFLOPS" column, which is GMACs: resnet50's 4.089) equal to
 archcalc's MACs / 1e9 rounded to its three decimals, for the enum entries evaluated at the
-spec's input size (the crop size of the entry's transforms: 224, Inception-v3's 299).
+spec's input size (the crop size of the entry's transforms: 224, Inception-v3's 299), and
+``min_size`` equal to archcalc's smallest square input.
 
 The metadata describes the model as torchvision's builder makes it with weights. That is
 the spec's model except where the builder adds a part the spec leaves out:
@@ -19,6 +20,7 @@ import pytest
 torchvision = pytest.importorskip("torchvision")
 
 from archcalc import analyze, load_spec  # noqa: E402
+from archcalc.analysis.limits import smallest_square_side  # noqa: E402
 from archcalc.spec.catalog import bundled  # noqa: E402
 
 
@@ -35,6 +37,7 @@ MUST_BE_CHECKED = {
     "resnext50_32x4d", "wide_resnet50_2", "squeezenet1_0", "squeezenet1_1",
     "shufflenet_v2_x1_0", "inception_v3", "mobilenet_v2", "mobilenet_v3_large",
     "mobilenet_v3_small", "mnasnet1_0", "efficientnet_b0", "regnet_x_400mf", "regnet_y_400mf",
+    "convnext_tiny", "vit_b_16",
 }
 
 
@@ -66,9 +69,12 @@ def test_counts_equal_torchvision_weights_metadata(name):
         pytest.skip(f"no {spec.torchvision} weights evaluated at {spec.input[1:]}")
     totals = analyze(spec).totals
     expected_params = totals["params"] + parts_outside_the_spec(spec.torchvision)
+    smallest = smallest_square_side(spec)
     for entry in entries:
         assert entry.meta["num_params"] == expected_params, entry
         assert entry.meta["_ops"] == round(totals["macs"] / 1e9, 3), entry
+        # min_size: the smallest input torchvision documents for the model
+        assert tuple(entry.meta["min_size"]) == (smallest, smallest), entry
 
 
 def test_resnet50_by_hand():

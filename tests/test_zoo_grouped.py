@@ -1,9 +1,10 @@
 """Per-model checks for the grouped and squeezed zoo: resnext50_32x4d, wide_resnet50_2,
 squeezenet1_0, squeezenet1_1, regnet_x_400mf, regnet_y_400mf, beyond the catalogue tests.
 
-Oracles: torchvision's weights metadata (num_params, _ops in GMACs to three decimals,
-min_size), torchvision's own RegNet width rule (BlockParams.from_init_params), hand
-arithmetic for grouped convolutions, and the module names of torchvision's models.
+Oracles: torchvision's own RegNet width rule (BlockParams.from_init_params), hand arithmetic
+for grouped convolutions, and the module names of torchvision's models. (The weights metadata,
+num_params, _ops and min_size, is checked for every torchvision spec in
+tests/test_torchvision_metadata.py.)
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import re
 import pytest
 
 from archcalc import analyze, load_spec
-from archcalc.analysis.limits import smallest_square_side
 from archcalc.spec.catalog import bundled
 
 torch = pytest.importorskip("torch")
@@ -37,27 +37,9 @@ REGNET_INIT = {
 STEM_WIDTH = 32  # torchvision's RegNet(stem_width=32)
 
 
-def _meta(name: str) -> dict:
-    return torchvision.models.get_model_weights(name).DEFAULT.meta
-
-
 def test_every_model_is_bundled_with_its_torchvision_name():
     assert set(MODELS) <= set(bundled())
     assert all(load_spec(name).torchvision == name for name in MODELS)
-
-
-@pytest.mark.parametrize("name", MODELS)
-def test_counts_agree_with_torchvisions_metadata(name):
-    """num_params exactly; _ops is GMACs at 224 (the specs' input) to three decimals."""
-    meta = _meta(name)
-    totals = analyze(load_spec(name)).totals
-    assert totals["params"] == meta["num_params"]
-    assert round(totals["macs"] / 1e9, 3) == pytest.approx(meta["_ops"], abs=0)
-
-
-@pytest.mark.parametrize("name", MODELS)
-def test_smallest_input_is_torchvisions_min_size(name):
-    assert smallest_square_side(load_spec(name)) == _meta(name)["min_size"][0]
 
 
 def test_resnext_grouped_conv_by_hand():

@@ -2,18 +2,18 @@
 mobilenet_v3_large, mobilenet_v3_small, mnasnet1_0, efficientnet_b0, beyond the catalogue
 tests (which compare params, buffers, MACs, outputs, plan and verify for every spec).
 
-Oracles: torchvision's weights metadata (num_params, _ops in GMACs to three decimals,
-min_size), torchvision's own models run in training mode with the same weights and the same
+Oracles: torchvision's own models run in training mode with the same weights and the same
 random stream (dropout and stochastic depth draw in the same order, so any difference in a
 drop probability, a dropout's place or a block's residual shows), and torchvision's
-per-block stochastic depth probabilities read off its modules.
+per-block stochastic depth probabilities read off its modules. (The weights metadata,
+num_params, _ops and min_size, is checked for every torchvision spec in
+tests/test_torchvision_metadata.py.)
 """
 from __future__ import annotations
 
 import pytest
 
 from archcalc import analyze, load_spec
-from archcalc.analysis.limits import smallest_square_side
 from archcalc.spec.catalog import bundled
 
 MODELS = [name for name in ("mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
@@ -30,27 +30,9 @@ from archcalc.torchgraph.weights import map_by_structure, torchvision_model  # n
 TRAIN_SIDE = 64
 
 
-def _meta(name: str) -> dict:
-    return torchvision.models.get_model_weights(name).DEFAULT.meta
-
-
 def test_every_model_names_its_torchvision_builder():
     assert MODELS, "no mobile model is bundled"
     assert all(load_spec(name).torchvision == name for name in MODELS)
-
-
-@pytest.mark.parametrize("name", MODELS)
-def test_counts_agree_with_torchvisions_metadata(name):
-    """num_params exactly; _ops is GMACs at 224 (the specs' input) to three decimals."""
-    meta = _meta(name)
-    totals = analyze(load_spec(name)).totals
-    assert totals["params"] == meta["num_params"]
-    assert round(totals["macs"] / 1e9, 3) == pytest.approx(meta["_ops"], abs=0)
-
-
-@pytest.mark.parametrize("name", MODELS)
-def test_smallest_input_is_torchvisions_min_size(name):
-    assert smallest_square_side(load_spec(name)) == _meta(name)["min_size"][0]
 
 
 @pytest.mark.parametrize("name", MODELS)
