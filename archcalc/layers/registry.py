@@ -202,6 +202,7 @@ def _load_all() -> None:
         shape,
         shortcut,
         tokens,
+        windows,
     )
 
 
