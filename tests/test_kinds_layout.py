@@ -1,24 +1,21 @@
 """The channels-last kinds (permute, layernorm, layernorm2d, layer_scale) and the fc on the
 last axis: against torch's modules (shapes, parameters), FlopCounterMode (MACs), autograd's
 saved tensors and the inference peak (saved_tensors_hooks, a dispatch mode), the documented
-rules by hand, symbolic against integer analysis, and located errors on a C x H x W map."""
+rules by hand, and located errors on a C x H x W map (symbolic against integer analysis:
+tests/test_kinds_modern.py, with the other new kinds)."""
 from __future__ import annotations
 
 import pytest
-import sympy
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archcalc import testing
 from archcalc.analysis.analyze import analyze
-from archcalc.analysis.symbolic import analyze_symbolic, symbol
 from archcalc.errors import ArchcalcError
 from archcalc.spec.loader import parse_spec
 
 torch = pytest.importorskip("torch")
 
-H, W = symbol("H"), symbol("W")
 KINDS = ["permute", "layernorm", "layernorm2d", "layer_scale"]
 SMALL = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -134,31 +131,6 @@ def test_layernorm2d_and_layer_scale_are_torchvision_s():
     reference = LayerNorm2d(6, eps=1e-6)
     reference.load_state_dict(model.get_submodule("norm").state_dict())
     assert torch.equal(model.get_submodule("norm")(x), reference(x))
-
-
-def substituted(value, height, width):
-    if isinstance(value, sympy.Basic):
-        value = value.subs({H: height, W: width})
-        assert value.is_Integer, value
-        return int(value)
-    return value
-
-
-@pytest.mark.parametrize("kind", KINDS)
-def test_symbolic_equals_integer_analysis(kind):
-    @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(testing.kind_examples(kind))
-    def check(document):
-        spec = parse_spec(yaml.safe_dump(document, sort_keys=False), "k.yaml")
-        channels, height, width = spec.input
-        result = analyze_symbolic(spec, (channels, H, W))
-        concrete = analyze(spec)
-        for symbolic_row, row in zip(result.report.rows, concrete.rows, strict=True):
-            for key in ("activations", "params", "buffers", "macs", "flops"):
-                assert substituted(getattr(symbolic_row, key), height, width) == \
-                    getattr(row, key), (row.path, key)
-
-    check()
 
 
 @pytest.mark.parametrize("shape,out,bias", [

@@ -181,7 +181,7 @@ def test_channel_shuffle_needs_divisible_channels():
         rows_of([{"channel_shuffle": {"groups": 3}}])
 
 
-# --- the symbolic analysis agrees with the integer one on every new kind -----------------
+# --- the symbolic analysis agrees with the integer one on every new kind --------------
 
 def substituted(value, height, width):
     if isinstance(value, sympy.Basic):
@@ -191,7 +191,11 @@ def substituted(value, height, width):
     return value
 
 
-@pytest.mark.parametrize("kind", NEW_KINDS)
+# the layout kinds too (tests/test_kinds_layout.py tests their other rules)
+LAYOUT_KINDS = ("permute", "layernorm", "layernorm2d", "layer_scale")
+
+
+@pytest.mark.parametrize("kind", NEW_KINDS + LAYOUT_KINDS)
 def test_symbolic_equals_integer_analysis(kind):
     @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(testing.kind_examples(kind))
