@@ -41,8 +41,25 @@ def check_probability(value, name: str = "p") -> None:
                              "e.g. 0.5")
 
 
+class _DropsInTraining(LayerKind):
+    """A kind that drops values with probability ``p`` in training and is the identity at
+    inference (dropout, stochastic depth): no new elements in the table, and its input's
+    storage handed on at inference and, with p = 0, in training too."""
+
+    def output_shape(self, p, ins):
+        check_probability(p.p)
+        return ins[0]
+
+    def activations(self, p, ins, out):
+        return 0
+
+    def shares_input(self, p, ins, out, training):
+        # otherwise a new (masked or zeroed) tensor in training
+        return not training or p.p == 0
+
+
 @register
-class Dropout(LayerKind):
+class Dropout(_DropsInTraining):
     """Dropout (``nn.Dropout``). Identity at inference: 0 FLOPs, 0 activations.
 
     In training (measured with ``saved_tensors_hooks``, as tests/test_plan.py does):
@@ -55,13 +72,6 @@ class Dropout(LayerKind):
     summary = "dropout (identity at inference)"
     params = (Param("p", "float", 0.5),)
 
-    def output_shape(self, p, ins):
-        check_probability(p.p)
-        return ins[0]
-
-    def activations(self, p, ins, out):
-        return 0
-
     def saved(self, p, ins, out):
         if p.p == 0:
             return ()
@@ -70,11 +80,6 @@ class Dropout(LayerKind):
             return (Saved("internal", 1, None, per_sample=False),)
         return (dropout_mask(product(out)),)
 
-    def shares_input(self, p, ins, out, training):
-        # the identity at inference and, with p = 0, in training too; otherwise a new
-        # (masked or zeroed) tensor in training
-        return not training or p.p == 0
-
     def build(self, p, ins, out):
         from torch import nn
 
@@ -82,7 +87,7 @@ class Dropout(LayerKind):
 
 
 @register
-class StochasticDepth(LayerKind):
+class StochasticDepth(_DropsInTraining):
     """Stochastic depth (Huang et al. 2016) as ``torchvision.ops.StochasticDepth``: drops
     the whole residual branch of a sample (``row``) or of the batch (``batch``).
 
@@ -98,20 +103,10 @@ class StochasticDepth(LayerKind):
     params = (Param("p", "float", help="probability of dropping, e.g. 0.2"),
               Param("mode", "choice", "row", choices=("row", "batch")))
 
-    def output_shape(self, p, ins):
-        check_probability(p.p)
-        return ins[0]
-
-    def activations(self, p, ins, out):
-        return 0
-
     def saved(self, p, ins, out):
         if p.p == 0:
             return ()
         return (Saved("internal", 1, None, per_sample=p.mode == "row"),)
-
-    def shares_input(self, p, ins, out, training):
-        return not training or p.p == 0
 
     def build(self, p, ins, out):
         from torchvision.ops import StochasticDepth as TorchvisionStochasticDepth
