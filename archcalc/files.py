@@ -22,30 +22,37 @@ from archcalc.errors import ArchcalcError, Location
 
 TEMPORARY_SUFFIX = ".tmp"
 
-_REASONS = {
-    errno.ENOSPC: "disk full",
-    errno.EDQUOT: "disk quota exceeded",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "permission denied",
-    errno.EROFS: "read-only file system",
-    errno.ENOENT: "no such file or folder",
-    errno.ENOTDIR: "a part of the path is a file, not a folder",
-    errno.EISDIR: "is a folder",
-    errno.ENAMETOOLONG: "file name too long",
+# What an operating-system failure means, and what to do about it: the one table for
+# files written here and for failures that reach the command line (cli/failures.py).
+OS_FAILURES = {
+    errno.ENOSPC: ("disk full", "free some space or write somewhere else"),
+    errno.EDQUOT: ("disk quota exceeded", "free some space or write somewhere else"),
+    errno.EACCES: ("permission denied", "check the permissions of the file and of its folder"),
+    errno.EPERM: ("permission denied", "check the permissions of the file and of its folder"),
+    errno.EROFS: ("read-only file system", "write somewhere else"),
+    errno.ENOENT: ("no such file or folder", "check the path"),
+    errno.ENOTDIR: ("a part of the path is a file, not a folder", "check the path"),
+    errno.EISDIR: ("is a folder", "give a file, not a folder"),
+    errno.ENAMETOOLONG: ("file name too long", "choose a shorter name"),
+    errno.EMFILE: ("too many open files", "raise `ulimit -n` or close other programs"),
 }
+
+
+def os_hint(exc: OSError) -> str | None:
+    """What to do about ``exc``, where the table knows."""
+    known = OS_FAILURES.get(exc.errno) if exc.errno is not None else None
+    return known[1] if known else None
 
 
 def os_error(exc: OSError, path, doing: str = "write") -> ArchcalcError:
     """One clear message for an operating-system failure on ``path``."""
-    reason = _REASONS.get(exc.errno) or exc.strerror or type(exc).__name__
-    hints = {errno.ENOSPC: "free some space (or choose another folder) and run it again; "
-                           "the previous file, if any, is unchanged",
-             errno.EDQUOT: "free some space and run it again",
-             errno.EACCES: "check the permissions of the file and its folder",
-             errno.EPERM: "check the permissions of the file and its folder",
-             errno.EROFS: "choose a folder on a writable file system"}
+    known = OS_FAILURES.get(exc.errno) if exc.errno is not None else None
+    reason = known[0] if known else exc.strerror or type(exc).__name__
+    hint = os_hint(exc)
+    if hint and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint += " and run it again; the previous file, if any, is unchanged"
     return ArchcalcError(f"{reason}: cannot {doing} this file", where=Location(str(path)),
-                         hint=hints.get(exc.errno))
+                         hint=hint)
 
 
 def write_atomic(path, write: Callable[[IO[bytes]], None]) -> None:

@@ -21,23 +21,13 @@ import errno
 import os
 import sys
 
+from archcalc.files import os_hint
 from archcalc.render.safe_text import cell
 
 BUG_EXIT = 1
 ENVIRONMENT_EXIT = 2
 BROKEN_PIPE_EXIT = 128 + 13  # 128 + SIGPIPE
 DEBUG_VARIABLE = "ARCHCALC_DEBUG"
-
-_OS_HINTS = {
-    errno.ENOSPC: "the disk is full: free some space or write somewhere else",
-    errno.EDQUOT: "the disk quota is used up: free some space or write somewhere else",
-    errno.EACCES: "check the permissions of the file and of its folder",
-    errno.EPERM: "check the permissions of the file and of its folder",
-    errno.EROFS: "the file system is read-only: write somewhere else",
-    errno.ENOENT: "check the path",
-    errno.EISDIR: "give a file, not a folder",
-    errno.EMFILE: "too many open files: raise `ulimit -n` or close other programs",
-}
 
 
 def debugging() -> bool:
@@ -79,7 +69,7 @@ def _os_message(exc: OSError) -> str:
     what = exc.strerror or str(exc) or type(exc).__name__
     name = exc.filename if exc.filename is not None else None
     head = f"error: {cell(name)}: {cell(what)}" if name is not None else f"error: {cell(what)}"
-    hint = _OS_HINTS.get(exc.errno)
+    hint = os_hint(exc)
     return head + (f"\n  hint: {hint}" if hint else "")
 
 
