@@ -25,16 +25,18 @@ TEMPORARY_SUFFIX = ".tmp"
 # What an operating-system failure means, and what to do about it: the one table for
 # files written here and for failures that reach the command line (cli/failures.py).
 OS_FAILURES = {
-    errno.ENOSPC: ("disk full", "free some space or write somewhere else"),
-    errno.EDQUOT: ("disk quota exceeded", "free some space or write somewhere else"),
+    errno.ENOSPC: ("disk full", "the disk is full: free some space or write somewhere else"),
+    errno.EDQUOT: ("disk quota exceeded",
+                   "the disk quota is used up: free some space or write somewhere else"),
     errno.EACCES: ("permission denied", "check the permissions of the file and of its folder"),
     errno.EPERM: ("permission denied", "check the permissions of the file and of its folder"),
-    errno.EROFS: ("read-only file system", "write somewhere else"),
+    errno.EROFS: ("read-only file system", "the file system is read-only: write somewhere else"),
     errno.ENOENT: ("no such file or folder", "check the path"),
     errno.ENOTDIR: ("a part of the path is a file, not a folder", "check the path"),
     errno.EISDIR: ("is a folder", "give a file, not a folder"),
     errno.ENAMETOOLONG: ("file name too long", "choose a shorter name"),
-    errno.EMFILE: ("too many open files", "raise `ulimit -n` or close other programs"),
+    errno.EMFILE: ("too many open files",
+                   "too many open files: raise `ulimit -n` or close other programs"),
 }
 
 
@@ -50,7 +52,7 @@ def os_error(exc: OSError, path, doing: str = "write") -> ArchcalcError:
     reason = known[0] if known else exc.strerror or type(exc).__name__
     hint = os_hint(exc)
     if hint and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        hint += " and run it again; the previous file, if any, is unchanged"
+        hint += "; the previous file, if any, is unchanged"
     return ArchcalcError(f"{reason}: cannot {doing} this file", where=Location(str(path)),
                          hint=hint)
 
