@@ -1,0 +1,286 @@
+"""Time before you train: a roofline estimate of each layer, the training step and the epoch.
+
+Each row of the analysis runs a forward and a backward pass. Its time in each is the
+roofline's ``max(FLOPs / rate, bytes / bandwidth)``: the arithmetic at the device's rate
+for the layer's family (matmul, conv, depthwise conv; analysis/devices.py), or the data
+it moves at the memory bandwidth, whichever takes longer. Arithmetic intensity is FLOPs
+per byte moved; layers under the profile's ridge point (peak / bandwidth) are
+memory-bound.
+
+**FLOPs**: forward as the table counts them; backward from the exact backward counts
+(``analysis/backward.step_flops``: grad-input, grad-weight and elementwise FLOPs) when
+that module is present, otherwise 2 FLOPs per MAC for each of grad-input (when the
+input needs a gradient) and grad-weight (when the layer has weights), plus the layer's
+non-MAC forward FLOPs once more for its elementwise parts.
+
+**Bytes moved** (per batch of B images, ``s`` bytes per element at the dtype; a row's
+input and output counted per image and times B):
+
+- forward: reads every input and the weights, writes the output; each part folded into
+  the row (a BatchNorm, an activation) reads and writes one more tensor of its size
+  (of the output for ``order: post``, of the input for ``order: pre``). A view (flatten,
+  a channel slice) moves nothing.
+- backward (only for layers autograd records: after the first layer with weights, or
+  with weights): reads the output's gradient, the tensors autograd saved (the layer's
+  ``saved`` rule, as ``archcalc plan`` counts them) and, when the input needs a gradient,
+  the weights; writes the input's gradient (when needed) and the weights' gradients;
+  each folded part reads and writes one more gradient of its size.
+- the optimizer step: reads weights and gradients, reads and writes its state, writes
+  the weights: params x s x (3 + 2 x states) (SGD 3, SGD with momentum 5, Adam 7).
+
+Not counted: caches (a layer's reads are assumed to come from memory, so small layers
+come out slower than they run when they fit in cache), kernel launch and framework
+overhead per operation, the loss, gradient accumulation where a tensor feeds two paths,
+and the time of the data pipeline. No torch here.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from archcalc.analysis.devices import DeviceProfile
+from archcalc.analysis.memory import OPTIMIZER_STATES
+from archcalc.analysis.report import DTYPE_BYTES, Report
+from archcalc.errors import ArchcalcError
+from archcalc.layers.arith import product
+from archcalc.layers.saved import element_bytes
+
+MATMUL_KINDS = ("fc", "attention", "window_attention", "patch_merging")
+
+
+@dataclass(frozen=True)
+class StepFlops:
+    """One row's FLOPs per image in a training step."""
+
+    forward: int
+    backward_input: int
+    backward_weight: int
+    backward_elementwise: int
+
+    @property
+    def backward(self) -> int:
+        return self.backward_input + self.backward_weight + self.backward_elementwise
+
+
+@dataclass(frozen=True)
+class LayerTime:
+    """One row's roofline figures for a whole batch (FLOPs, bytes, seconds)."""
+
+    path: str
+    kind: str
+    family: str                 # matmul | conv | depthwise | elementwise
+    forward_flops: int
+    backward_flops: int
+    forward_bytes: int
+    backward_bytes: int
+    forward_seconds: float
+    backward_seconds: float
+    rate: float                 # FLOP/s the family reaches on the device
+
+    @property
+    def flops(self) -> int:
+        return self.forward_flops + self.backward_flops
+
+    @property
+    def bytes(self) -> int:
+        return self.forward_bytes + self.backward_bytes
+
+    @property
+    def seconds(self) -> float:
+        return self.forward_seconds + self.backward_seconds
+
+    @property
+    def intensity(self) -> float:
+        """FLOPs per byte over forward and backward (inf for a layer that moves nothing)."""
+        return self.flops / self.bytes if self.bytes else math.inf
+
+    def bound(self, bandwidth: float) -> str:
+        """'memory' when the bytes take longer than the FLOPs, else 'compute'."""
+        return "memory" if self.bytes / bandwidth > self.flops / self.rate else "compute"
+
+    def as_dict(self, bandwidth: float) -> dict:
+        return {"path": self.path, "kind": self.kind, "family": self.family,
+                "forward_flops": self.forward_flops, "backward_flops": self.backward_flops,
+                "forward_bytes": self.forward_bytes, "backward_bytes": self.backward_bytes,
+                "intensity": None if math.isinf(self.intensity) else self.intensity,
+                "forward_seconds": self.forward_seconds,
+                "backward_seconds": self.backward_seconds, "bound": self.bound(bandwidth)}
+
+
+@dataclass(frozen=True)
+class StepEstimate:
+    """The roofline estimate of one training step of ``batch`` images."""
+
+    name: str
+    batch: int
+    dtype: str
+    optimizer: str
+    profile: DeviceProfile
+    layers: list = field(repr=False)
+    optimizer_bytes: int = 0
+
+    @property
+    def forward_seconds(self) -> float:
+        return sum(layer.forward_seconds for layer in self.layers)
+
+    @property
+    def backward_seconds(self) -> float:
+        return sum(layer.backward_seconds for layer in self.layers)
+
+    @property
+    def optimizer_seconds(self) -> float:
+        return self.optimizer_bytes / self.profile.memory_bandwidth
+
+    @property
+    def step_seconds(self) -> float:
+        return self.forward_seconds + self.backward_seconds + self.optimizer_seconds
+
+    @property
+    def model_flops(self) -> int:
+        """Forward and backward FLOPs of the step: the numerator of MFU."""
+        return sum(layer.flops for layer in self.layers)
+
+    @property
+    def peak(self) -> float:
+        return self.profile.peak(self.dtype)
+
+    def utilisation(self, measured_seconds: float) -> float:
+        """Model FLOPs utilisation: model FLOPs per step / measured time / matmul peak."""
+        return self.model_flops / measured_seconds / self.peak
+
+    def epoch_seconds(self, images: int, evaluated: int = 0) -> float:
+        """Steps over ``images`` (the last one partial, as the loop runs it) plus a
+        forward pass over ``evaluated`` images."""
+        steps = -(-images // self.batch)
+        return steps * self.step_seconds + evaluated * self.forward_seconds / self.batch
+
+    def as_dict(self) -> dict:
+        bandwidth = self.profile.memory_bandwidth
+        return {"name": self.name, "batch": self.batch, "dtype": self.dtype,
+                "optimizer": self.optimizer, "profile": self.profile.as_dict(),
+                "forward_seconds": self.forward_seconds,
+                "backward_seconds": self.backward_seconds,
+                "optimizer_seconds": self.optimizer_seconds,
+                "step_seconds": self.step_seconds, "model_flops": self.model_flops,
+                "ridge_point": self.peak / bandwidth,
+                "layers": [layer.as_dict(bandwidth) for layer in self.layers]}
+
+
+def family(call) -> str:
+    """Which of the device's rates a node runs at."""
+    kind, params, ins, _ = call
+    if kind.name == "conv":
+        groups = params.get("groups", 1)
+        return "depthwise" if groups > 1 and groups == ins[0][0] else "conv"
+    return "matmul" if kind.name in MATMUL_KINDS else "elementwise"
+
+
+def step_flops(report: Report) -> dict:
+    """path -> StepFlops per image: the exact backward counts where analysis/backward.py
+    provides them, else the rule of the module docstring."""
+    try:
+        from archcalc.analysis import backward  # added alongside; absent in older trees
+    except ImportError:
+        return _fallback_flops(report)
+    records = backward.step_flops(report)
+    return {record.path: StepFlops(record.forward_flops, record.backward_input_flops,
+                                   record.backward_weight_flops,
+                                   record.backward_elementwise_flops)
+            for record in records if record.path in report.calls}
+
+
+def _fallback_flops(report: Report) -> dict:
+    result = {}
+    for row, needs_grad in _rows_with_grad(report):
+        matmul = 2 * row.macs
+        result[row.path] = StepFlops(row.flops, matmul if needs_grad else 0,
+                                     matmul if row.params else 0,
+                                     row.flops - matmul if needs_grad or row.params else 0)
+    return result
+
+
+def _rows_with_grad(report: Report):
+    """(row, whether its input needs a gradient), in execution order: the images need
+    none, and everything after the first layer with weights does."""
+    seen_weights = False
+    for row in report.layers:
+        yield row, seen_weights
+        seen_weights = seen_weights or bool(row.params)
+
+
+def _fused_parts(params) -> int:
+    """Elementwise parts folded into a row: a BatchNorm and an activation."""
+    return int(bool(params.get("bn"))) + int(params.get("act", "none") not in ("none", None))
+
+
+def _traffic(call, row, input_needs_grad: bool, sizes: dict) -> tuple[int, int]:
+    """Bytes moved, per the model in the module docstring: (forward per image, backward
+    per image, forward weights, backward weights); the weights' bytes are per batch."""
+    kind, params, ins, out = call
+    itemsize = sizes[None]
+    if kind.shares_input(params, ins, out, True) and not kind.writes_input(params, ins, out):
+        return 0, 0, 0, 0
+    inputs = sum(product(shape) for shape in ins)
+    output = product(out)
+    fused = _fused_parts(params) * (product(ins[0]) if params.get("order") == "pre" else output)
+    weights = row.params * itemsize
+    forward = (inputs + output + 2 * fused) * itemsize
+    if not (input_needs_grad or row.params):
+        return forward, 0, weights, 0
+    saved = 0
+    for kept in kind.saved(params, ins, out):
+        if kept.tensor == "input":
+            saved += product(ins[0]) * itemsize
+        elif kept.tensor == "output":
+            saved += output * itemsize
+        elif kept.per_sample:
+            saved += kept.elements * sizes.get(kept.itemsize, kept.itemsize)
+    grad_in = inputs if input_needs_grad else 0
+    backward = (output + grad_in + 2 * fused) * itemsize + saved
+    backward_weights = weights * (2 if input_needs_grad else 1)  # read (grad-input), write
+    return forward, backward, weights, backward_weights if row.params else 0
+
+
+def estimate_step(report: Report, profile: DeviceProfile, *, batch: int | None = None,
+                  dtype: str | None = None, optimizer: str = "sgd-momentum",
+                  device: str | None = None) -> StepEstimate:
+    """The roofline estimate of one training step of ``report``'s network.
+
+    ``dtype`` is the arithmetic's (and the tensors') dtype: fp32, tf32 (fp32 tensors
+    on tensor cores), bf16 or fp16; default the report's. ``batch`` defaults to the
+    report's; ``device`` (cuda or cpu) picks the element sizes of saved statistics."""
+    batch = int(report.batch if batch is None else batch)
+    dtype = dtype or report.dtype
+    if batch < 1:
+        raise ArchcalcError(f"the batch must be at least 1, not {batch}")
+    if optimizer not in OPTIMIZER_STATES:
+        raise ArchcalcError(f"unknown optimizer {optimizer!r}",
+                            hint=f"one of {', '.join(OPTIMIZER_STATES)}")
+    profile.peak(dtype)  # a profile without this dtype is refused before any work
+    itemsize = DTYPE_BYTES["fp32" if dtype == "tf32" else dtype]
+    sizes = element_bytes(device or profile.device, itemsize)
+    flops = step_flops(report)
+    layers = []
+    for row, needs_grad in _rows_with_grad(report):
+        call = report.calls[row.path]
+        counts = flops.get(row.path, StepFlops(row.flops, 0, 0, 0))
+        forward, backward, weights, backward_weights = _traffic(call, row, needs_grad, sizes)
+        rate = profile.rate(family(call), dtype)
+        layers.append(_layer_time(row, family(call), rate, profile.memory_bandwidth,
+                                  (counts.forward * batch, counts.backward * batch),
+                                  (forward * batch + weights,
+                                   backward * batch + backward_weights)))
+    states = OPTIMIZER_STATES[optimizer]
+    optimizer_bytes = report.totals["params"] * itemsize * (3 + 2 * states)
+    return StepEstimate(report.name, batch, dtype, optimizer, profile, layers,
+                        optimizer_bytes)
+
+
+def _layer_time(row, family_name: str, rate: float, bandwidth: float,
+                flops: tuple[int, int], moved: tuple[int, int]) -> LayerTime:
+    """One row's times from its (forward, backward) FLOPs and bytes for the batch."""
+    forward_flops, backward_flops = flops
+    return LayerTime(row.path, row.kind, family_name, forward_flops, backward_flops,
+                     moved[0], moved[1],
+                     max(forward_flops / rate, moved[0] / bandwidth),
+                     max(backward_flops / rate, moved[1] / bandwidth), rate)
