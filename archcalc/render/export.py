@@ -1,14 +1,49 @@
-"""Machine-readable forms of a report: plain dicts (for JSON) and CSV rows."""
+"""Machine-readable forms of a report: plain dicts (for JSON) and CSV rows.
+
+Every JSON document archcalc writes names its form and version in a ``schema`` field
+(``archcalc/table/1``): the published JSON Schema (``schema/report.schema.json`` in the
+repository, ``archcalc/schema/`` in a wheel) describes each form, and ``SCHEMA_VERSION``
+changes whenever a field is renamed, removed or changes meaning (adding one does not).
+"""
 from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from typing import Any
 
 from archcalc.analysis.report import Report
 
-CSV_COLUMNS = ("name", "kind", "output_shape", "activations", "activation_bytes", "params",
-               "buffers", "macs", "flops", "rf_size", "rf_stride")
+SCHEMA_VERSION = 1
+SCHEMA_FILE = "report.schema.json"
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+# Shapes have at most three axes today (C x H x W, H x W x C, tokens L x D, features);
+# a deeper one widens the CSV rather than losing an axis (see shape_columns).
+SHAPE_AXES = 3
+_FIGURES = ("activations", "activation_bytes", "params", "buffers", "macs", "flops")
+_FIELD = ("rf_size_h", "rf_size_w", "rf_stride_h", "rf_stride_w")
+
+
+def schema_id(document: str) -> str:
+    """The value of a document's ``schema`` field: ``archcalc/<document>/<version>``."""
+    return f"archcalc/{document}/{SCHEMA_VERSION}"
+
+
+def versioned(document: str, data: dict) -> dict:
+    """``data`` with its ``schema`` field first."""
+    return {"schema": schema_id(document), **data}
+
+
+def schema_path() -> Path:
+    """The JSON Schema file: shipped in the package (a wheel), else the clone's schema/."""
+    for folder in (_PACKAGE / "schema", _PACKAGE.parent / "schema"):
+        if (folder / SCHEMA_FILE).is_file():
+            return folder / SCHEMA_FILE
+    from archcalc.errors import ArchcalcError
+
+    raise ArchcalcError(f"the JSON Schema file {SCHEMA_FILE} is not installed",
+                        hint="reinstall archcalc (the wheel carries archcalc/schema/)")
 
 
 def _number(value):
@@ -34,7 +69,8 @@ def row_dict(row, report: Report) -> dict:
 
 
 def report_dict(report: Report, spec=None) -> dict:
-    data: dict[str, Any] = {"name": report.name}
+    """The document of `archcalc table --format json` (and of the API's ``to_dict``)."""
+    data: dict[str, Any] = {"schema": schema_id("table"), "name": report.name}
     if spec is not None:
         data.update(title=spec.title, source=spec.source, file=spec.file)
     data.update(input=list(report.input), output=list(report.output), batch=report.batch,
@@ -44,20 +80,42 @@ def report_dict(report: Report, spec=None) -> dict:
     return data
 
 
-def report_csv(report: Report) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+def shape_columns(report: Report) -> int:
+    """How many output-axis columns the report's rows need (at least SHAPE_AXES)."""
+    return max([SHAPE_AXES, *(len(row.output_shape) for row in report.rows)])
+
+
+def flat_rows(report: Report) -> tuple[list[str], list[list]]:
+    """(column names, one list per row): the layer rows with each output axis and each
+    receptive-field figure in a column of its own (None where a row has fewer axes or
+    no field: an empty CSV cell); the table behind the CSV and the API's ``to_dataframe``."""
+    axes = shape_columns(report)
+    columns = ["name", "kind", *(f"output_dim{i}" for i in range(1, axes + 1)), *_FIGURES,
+               *_FIELD]
+    rows = []
     for row in report.rows:
         data = row_dict(row, report)
+        shape = data["output_shape"]
         rf = data["receptive_field"]
-        writer.writerow([data["name"], data["kind"], "x".join(map(str, data["output_shape"])),
-                         data["activations"], data["activation_bytes"], data["params"],
-                         data["buffers"], data["macs"], data["flops"],
-                         "x".join(map(str, rf["size"])) if rf else "",
-                         "x".join(map(str, rf["stride"])) if rf else ""])
-    totals = report.batch_totals
-    writer.writerow(["total", "", "x".join(map(str, report.output)), totals["activations"],
-                     totals["activation_bytes"], totals["params"], totals["buffers"],
-                     totals["macs"], totals["flops"], "", ""])
+        field = [*rf["size"], *rf["stride"]] if rf and len(rf["size"]) == 2 else [None] * 4
+        rows.append([data["name"], data["kind"], *shape, *[None] * (axes - len(shape)),
+                     *(data[key] for key in _FIGURES), *field])
+    return columns, rows
+
+
+def report_csv(report: Report) -> str:
+    """The CSV of `archcalc table --format csv`: a ``row`` column says what each line is
+    (``input``, ``layer``, ``total``), so a layer named "total" cannot pass for the totals;
+    the totals line holds the batch's figures, as the JSON's ``totals`` do."""
+    columns, rows = flat_rows(report)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["row", *columns])
+    for index, values in enumerate(rows):
+        writer.writerow(["input" if index == 0 else "layer", *values])
+    totals = {k: _number(v) for k, v in report.batch_totals.items()}
+    output = [_number(d) for d in report.output]
+    axes = shape_columns(report)
+    writer.writerow(["total", report.name, None, *output, *[None] * (axes - len(output)),
+                     *(totals[key] for key in _FIGURES), *[None] * len(_FIELD)])
     return buffer.getvalue()
