@@ -6,11 +6,18 @@ import json
 import click
 
 from archcalc.cli import console
-from archcalc.cli.options import dtype_option, format_option, input_option, parse_input
+from archcalc.cli.options import (
+    complete_spec,
+    dtype_option,
+    format_option,
+    input_option,
+    parse_input,
+)
 
 
 @click.command("compare")
-@click.argument("specs", metavar="NAME|PATH NAME|PATH...", nargs=-1, required=True)
+@click.argument("specs", metavar="NAME|PATH NAME|PATH...", nargs=-1, required=True,
+                shell_complete=complete_spec)
 @input_option
 @dtype_option
 @format_option("rich", "json")
@@ -31,9 +38,11 @@ def command(specs, input_text, dtype, fmt, plot_file):
     shape = parse_input(input_text)
     models = [model_totals(load_spec(name), shape, dtype=dtype) for name in specs]
     if fmt == "json":
+        from archcalc.render.export import versioned
         from archcalc.render.side_by_side import comparison_dict
 
-        console.print_text(json.dumps(comparison_dict(models, dtype), indent=2))
+        console.print_text(json.dumps(versioned("compare", comparison_dict(models, dtype)),
+                                      indent=2))
     else:
         from archcalc.render.side_by_side import comparison_table, sentences
 

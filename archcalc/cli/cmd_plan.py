@@ -66,7 +66,10 @@ def _plan(spec, options: PlanOptions) -> None:
     result = plan(loaded, batch=options.batch, dtype=options.dtype,
                   optimizer=options.optimizer, report=report)
     if options.fmt == "json":
-        console.print_text(json.dumps(result.as_dict(memory_bytes), indent=2))
+        from archcalc.render.export import versioned
+
+        console.print_text(json.dumps(versioned("plan", result.as_dict(memory_bytes)),
+                                      indent=2))
         return
     from archcalc.render.memory import plan_lines, plan_table
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from archcalc.cli import console
-from archcalc.cli.options import format_option, require_torch
+from archcalc.cli.options import complete_spec, format_option, require_torch
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class SearchOptions:
 
 
 @click.command("search")
-@click.argument("spec", metavar="NAME|PATH", required=False)
+@click.argument("spec", metavar="NAME|PATH", required=False, shell_complete=complete_spec)
 @click.option("--trials", type=click.IntRange(min=1), default=12, show_default=True,
               help="trials per stage")
 @click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True,

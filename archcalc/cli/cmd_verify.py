@@ -7,11 +7,17 @@ import time
 import click
 
 from archcalc.cli import console
-from archcalc.cli.options import format_option, input_option, parse_input, require_torch
+from archcalc.cli.options import (
+    complete_spec,
+    format_option,
+    input_option,
+    parse_input,
+    require_torch,
+)
 
 
 @click.command("verify")
-@click.argument("specs", metavar="NAME|PATH...", nargs=-1)
+@click.argument("specs", metavar="NAME|PATH...", nargs=-1, shell_complete=complete_spec)
 @click.option("--all", "every", is_flag=True, help="verify every bundled spec")
 @input_option
 @format_option("rich", "json")

@@ -30,7 +30,19 @@ def parse_batch(text) -> int:
     return value
 
 
-spec_argument = click.argument("spec", metavar="NAME|PATH")
+def complete_spec(ctx, param, incomplete: str):
+    """Shell completion for NAME|PATH: the bundled names that start with what was typed,
+    and the shell's own file completion (click's "file" item) for a path."""
+    from click.shell_completion import CompletionItem
+
+    from archcalc.spec.catalog import bundled
+
+    names = [CompletionItem(name, help="bundled spec") for name in bundled()
+             if name.startswith(incomplete)]
+    return [*names, CompletionItem(incomplete, type="file")]
+
+
+spec_argument = click.argument("spec", metavar="NAME|PATH", shell_complete=complete_spec)
 input_option = click.option("--input", "input_text", metavar="CxHxW",
                             help="analyse at this input size instead of the spec's")
 batch_option = click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
