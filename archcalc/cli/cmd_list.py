@@ -26,7 +26,9 @@ def command(fmt):
                         "params": totals["params"], "macs": totals["macs"],
                         "source": spec.source})
     if fmt == "json":
-        console.print_text(json.dumps(entries, indent=2))
+        from archcalc.render.export import versioned
+
+        console.print_text(json.dumps(versioned("list", {"specs": entries}), indent=2))
         return
     from rich.table import Table
 

@@ -14,17 +14,25 @@ printed as text, never interpreted:
 - ``protect_streams`` makes stdout and stderr write characters the terminal's
   encoding lacks as backslash escapes (PYTHONIOENCODING=ascii) instead of raising
   UnicodeEncodeError.
+
+What goes where: results on stdout (``out``, ``print_text``); notes and progress on
+stderr (``err``, ``note``), which ``archcalc --quiet`` silences; errors on stderr
+(``error``, or ``error_json`` under ``--format json``), never silenced.
 """
 from __future__ import annotations
 
 import errno
+import json
 import os
 import sys
 from functools import lru_cache
 
 from archcalc.render.safe_text import cell, safe
 
-__all__ = ["cell", "err", "error", "out", "print_text", "protect_streams", "safe", "styled"]
+__all__ = ["cell", "err", "error", "error_json", "is_quiet", "note", "out", "print_text",
+           "protect_streams", "safe", "set_quiet", "styled"]
+
+_quiet = False  # set for each run by the group's --quiet (cli/main.py)
 
 
 def styled(text, style: str):
@@ -85,7 +93,33 @@ def out():
 
 @lru_cache(maxsize=1)
 def err():
+    """Notes and progress on stderr: silent under --quiet."""
+    console = _console(stderr=True)
+    console.quiet = _quiet
+    return console
+
+
+@lru_cache(maxsize=1)
+def _errors():
+    """Errors on stderr: never silenced."""
     return _console(stderr=True)
+
+
+def set_quiet(quiet: bool) -> None:
+    """--quiet: no notes, no progress; results and errors as ever."""
+    global _quiet
+    _quiet = quiet
+    err().quiet = quiet
+
+
+def is_quiet() -> bool:
+    return _quiet
+
+
+def note(text: str) -> None:
+    """A remark that is not the result (a file written, a step done): stderr, unless
+    --quiet."""
+    err().print(text, markup=False, soft_wrap=True)
 
 
 def protect_streams() -> None:
@@ -118,4 +152,13 @@ def _clip(line: str) -> str:
 
 def error(message: str) -> None:
     lines = [_clip(line) for line in safe(message).split("\n")]
-    err().print("\n".join(lines), style="red", soft_wrap=True)
+    _errors().print("\n".join(lines), style="red", soft_wrap=True)
+
+
+def error_json(document: dict) -> None:
+    """An error as one line of JSON on stderr (``--format json``). JSON's ASCII escapes
+    keep control characters from the spec inert, as ``safe`` does for text."""
+    clipped = {key: _clip(value) if isinstance(value, str) else value
+               for key, value in document.items()}
+    sys.stderr.write(json.dumps(clipped, ensure_ascii=True) + "\n")
+    sys.stderr.flush()

@@ -20,8 +20,14 @@ COMMANDS = {
     "sweep": ("archcalc.cli.cmd_sweep",
               "Params, MACs and memory over input sizes; where a size collapses."),
     "plot": ("archcalc.cli.cmd_plot", "Per-layer bar charts of memory, params and MACs (PNG)."),
+    "report": ("archcalc.cli.cmd_report",
+               "One offline HTML page: graph, sortable table, derivations, charts."),
     "plan": ("archcalc.cli.cmd_plan",
              "Training memory (weights, gradients, optimizer, saved activations); max batch."),
+    "roofline": ("archcalc.cli.cmd_roofline",
+                 "Roofline estimate of a training step per layer on a device; its plot."),
+    "calibrate": ("archcalc.cli.cmd_calibrate",
+                  "Measure this machine's FLOP/s and memory bandwidth; save a profile."),
     "verify": ("archcalc.cli.cmd_verify",
                "Build, run once, compare with fvcore, FlopCounterMode and hooks."),
     "build": ("archcalc.cli.cmd_build", "Build the spec as a PyTorch module; load/save weights."),
@@ -50,39 +56,80 @@ class LazyGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def parse_args(self, ctx, args):
+        # Under --format json every error is a JSON object on stderr (cli/problems.py),
+        # those in parsing the command's own options included: so it is read here.
+        from archcalc.cli.problems import asks_for_json
+
+        ctx.meta[JSON_ERRORS] = asks_for_json(list(args))
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx):
         from archcalc.cli import console
 
         console.protect_streams()
+        as_json = ctx.meta.get(JSON_ERRORS, False)
         try:
             return super().invoke(ctx)
         except ArchcalcError as exc:
-            _report(str(exc))
+            _report(str(exc), _parts(exc) if as_json else None, exc.exit_code)
             ctx.exit(exc.exit_code)
         except click.exceptions.ClickException as exc:
+            if as_json:
+                ctx.exit(_report_click(exc))
             exc.message = console.safe(exc.message)  # click prints it: an option value
             raise
         except (click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
-            _report("interrupted")
+            _report("interrupted", _text_parts("interrupted") if as_json else None, 130)
             ctx.exit(130)
         # the last resort (cli/failures.py): no traceback, one line, a documented status
         except Exception as exc:  # noqa: BLE001
-            ctx.exit(_foreign(exc))
+            ctx.exit(_foreign(exc, as_json))
 
 
-def _report(message: str) -> None:
-    """Print one message on stderr; a stderr that is gone must not raise again."""
+JSON_ERRORS = "archcalc.json_errors"  # ctx.meta: errors as JSON on stderr
+
+
+def _parts(exc: ArchcalcError) -> dict:
+    from archcalc.cli.problems import problem
+
+    return problem(exc)
+
+
+def _text_parts(message: str) -> dict:
+    from archcalc.cli.problems import problem_from_text
+
+    return problem_from_text(message)
+
+
+def _report(message: str, parts: dict | None = None, status: int = 2) -> None:
+    """Print one message on stderr (as JSON when ``parts`` are given); a stderr that is
+    gone must not raise again."""
     from archcalc.cli import console
+    from archcalc.cli.problems import error_document
 
     try:
-        console.error(message)
+        if parts is None:
+            console.error(message)
+        else:
+            console.error_json(error_document(parts, status))
     except OSError:
         pass
 
 
-def _foreign(exc: BaseException) -> int:
+def _report_click(exc: click.exceptions.ClickException) -> int:
+    """A usage error (bad option, missing argument) as JSON; its hint names the help."""
+    parts = _text_parts(exc.format_message())
+    context = getattr(exc, "ctx", None)
+    if context is not None:
+        parts["hint"] = f"see `{context.command_path} --help`"
+    _report(exc.format_message(), parts, exc.exit_code)
+    return exc.exit_code
+
+
+def _foreign(exc: BaseException, as_json: bool = False) -> int:
     from archcalc.cli import failures
 
     if failures.is_broken_pipe(exc):
@@ -91,14 +138,26 @@ def _foreign(exc: BaseException) -> int:
     if failures.debugging():
         raise exc
     status, message = failures.describe(exc)
-    _report(message)
+    _report(message, _text_parts(message) if as_json else None, status)
     return status
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="archcalc", message="archcalc %(version)s")
-def main():
+@click.option("-q", "--quiet", is_flag=True,
+              help="results and errors only: no notes or progress on stderr")
+def main(quiet):
     """archcalc: the cost of a ConvNet, exactly, before you train it.
 
-    NAME is a bundled spec (`archcalc list`) and PATH a YAML spec file.
+    NAME is a bundled spec (`archcalc list`), PATH a YAML spec file, and - a spec read
+    from standard input. Errors are JSON on stderr with --format json.
+
+    Shell completion of commands, options and spec names (zsh_source and fish_source
+    alike; see the README):
+
+    \b
+    eval "$(_ARCHCALC_COMPLETE=bash_source archcalc)"
     """
+    from archcalc.cli import console
+
+    console.set_quiet(quiet)
