@@ -22,8 +22,6 @@ COMMANDS = {
     "plot": ("archcalc.cli.cmd_plot", "Per-layer bar charts of memory, params and MACs (PNG)."),
     "report": ("archcalc.cli.cmd_report",
                "One offline HTML page: graph, sortable table, derivations, charts."),
-    "report": ("archcalc.cli.cmd_report",
-               "One offline HTML page: graph, sortable table, derivations, charts."),
     "plan": ("archcalc.cli.cmd_plan",
              "Training memory (weights, gradients, optimizer, saved activations); max batch."),
     "roofline": ("archcalc.cli.cmd_roofline",
