@@ -64,14 +64,17 @@ class AnalysisReport(Report):
         from archcalc.render.export import flat_rows
 
         columns, rows = flat_rows(self)
-        frame = pandas.DataFrame(rows, columns=columns)
-        for column in columns:
-            if column.startswith(("output_dim", "rf_")):
-                if frame[column].map(lambda v: v is None or isinstance(v, int)).all():
-                    frame[column] = frame[column].astype("Int64")  # axes a row lacks: <NA>
-        data = self.to_dict()
-        frame.attrs.update(name=self.name, input=data["input"], batch=data["batch"],
-                           dtype=self.dtype, totals=data["totals"])
+        data: dict[str, Any] = {}
+        for index, column in enumerate(columns):
+            values = [row[index] for row in rows]
+            whole = all(v is None or type(v) is int for v in values)
+            # axes a row lacks are <NA> in an integer column, not NaN in a float one
+            data[column] = pandas.array(values, dtype="Int64") if whole and any(
+                v is None for v in values) else values
+        frame = pandas.DataFrame(data, columns=columns)
+        document = self.to_dict()
+        frame.attrs.update(name=self.name, input=document["input"], batch=document["batch"],
+                           dtype=self.dtype, totals=document["totals"])
         return frame
 
     def _title(self) -> str:
