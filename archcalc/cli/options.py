@@ -31,15 +31,28 @@ def parse_batch(text) -> int:
 
 
 def complete_spec(ctx, param, incomplete: str):
-    """Shell completion for NAME|PATH: the bundled names that start with what was typed,
-    and the shell's own file completion (click's "file" item) for a path."""
+    """Shell completion for NAME|PATH: the bundled names and the current folder's .yaml
+    files that start with what was typed; else (a path: ``specs/``, ``./``, ``~``, or
+    nothing matched) the shell's own file completion. Never both at once: bash's script
+    for click drops every other candidate when it falls back to file completion."""
+    import os
+
     from click.shell_completion import CompletionItem
 
     from archcalc.spec.catalog import bundled
 
-    names = [CompletionItem(name, help="bundled spec") for name in bundled()
+    if os.sep in incomplete or incomplete.startswith((".", "~")):
+        return [CompletionItem(incomplete, type="file")]
+    found = [CompletionItem(name, help="bundled spec") for name in bundled()
              if name.startswith(incomplete)]
-    return [*names, CompletionItem(incomplete, type="file")]
+    try:
+        with os.scandir(".") as entries:
+            found += [CompletionItem(entry.name, help="spec file") for entry in entries
+                      if entry.name.startswith(incomplete)
+                      and entry.name.endswith((".yaml", ".yml")) and entry.is_file()]
+    except OSError:  # an unreadable current folder: the names alone
+        pass
+    return found or [CompletionItem(incomplete, type="file")]
 
 
 spec_argument = click.argument("spec", metavar="NAME|PATH", shell_complete=complete_spec)
