@@ -11,6 +11,7 @@ screenshot of a page (docs/report.png is made so).
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import select
@@ -34,6 +35,15 @@ def find_binary() -> str | None:
     return None
 
 
+def _high(pair):
+    """Both descriptors moved to 10 or above, so that putting them at 3 and 4 in the
+    child cannot overwrite one with the other (a test runner may leave 3 and 4 free)."""
+    moved = tuple(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in pair)
+    for fd in pair:
+        os.close(fd)
+    return moved
+
+
 class Page:
     """One headless Chromium with one page; use as a context manager."""
 
@@ -50,19 +60,24 @@ class Page:
         if binary is None:
             raise BrowserUnavailable("no chromium binary on PATH (apt-get install chromium)")
         self.profile = tempfile.mkdtemp(prefix="archcalc-chromium-")
-        to_browser, self.commands = os.pipe()
-        self.replies, from_browser = os.pipe()
+        to_browser, self.commands = _high(os.pipe())
+        self.replies, from_browser = _high(os.pipe())
+        self.log = tempfile.TemporaryFile()  # Chromium's stderr: a pipe nobody reads fills
         flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--remote-debugging-pipe", "--no-first-run", "--disable-extensions",
                  "--disable-background-networking", f"--user-data-dir={self.profile}",
                  f"--window-size={self.width},{self.height}", "about:blank"]
-        # the shell puts the pipe ends at the descriptors Chromium reads (3) and writes (4)
-        script = f'exec "$0" "$@" 3<&{to_browser} 4>&{from_browser}'
+
+        def at_3_and_4():  # where Chromium reads commands (3) and writes replies (4)
+            os.dup2(to_browser, 3)
+            os.dup2(from_browser, 4)
+
         try:
-            self.process = subprocess.Popen(["sh", "-c", script, binary, *flags],
-                                            pass_fds=(to_browser, from_browser),
-                                            stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.PIPE)
+            # close_fds=False: closing runs after preexec_fn and would close 3 and 4; the
+            # other descriptors Python opens are not inheritable anyway (PEP 446)
+            self.process = subprocess.Popen([binary, *flags], preexec_fn=at_3_and_4,
+                                            close_fds=False, stdout=subprocess.DEVNULL,
+                                            stderr=self.log)
         except OSError as exc:
             raise BrowserUnavailable(f"{binary} could not start: {exc}") from None
         finally:
@@ -88,13 +103,17 @@ class Page:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
-            self.process.stderr.close()
+        self.log.close()
         for fd in (self.commands, self.replies):
             try:
                 os.close(fd)
             except OSError:
                 pass
         shutil.rmtree(self.profile, ignore_errors=True)
+
+    def _log_tail(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-400:].strip()
 
     def _message(self, deadline: float) -> dict:
         while b"\0" not in self.buffer:
@@ -104,9 +123,7 @@ class Page:
                 raise BrowserUnavailable("Chromium did not answer within the deadline")
             chunk = os.read(self.replies, 1 << 20)
             if not chunk:
-                message = self.process.stderr.read().decode(errors="replace")[-500:] \
-                    if self.process.poll() is not None else ""
-                raise BrowserUnavailable(f"Chromium closed its pipe: {message.strip()}")
+                raise BrowserUnavailable(f"Chromium closed its pipe: {self._log_tail()}")
             self.buffer += chunk
         raw, self.buffer = self.buffer.split(b"\0", 1)
         return json.loads(raw)
@@ -119,7 +136,8 @@ class Page:
         try:
             os.write(self.commands, json.dumps(message).encode() + b"\0")
         except OSError as exc:
-            raise BrowserUnavailable(f"cannot talk to Chromium: {exc}") from None
+            raise BrowserUnavailable(f"cannot talk to Chromium ({exc}): {self._log_tail()}") \
+                from None
         deadline = time.monotonic() + self.timeout
         while True:
             reply = self._message(deadline)
