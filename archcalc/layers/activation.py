@@ -14,6 +14,9 @@ into a conv, an fc or a merge (layers/conv.py, linear.py, merge.py ask it throug
   writing (measured with saved_tensors_hooks for ``hardtanh_``; tests/test_new_kind.py);
 - ``flops_per_element``: FLOPs per element: one per arithmetic operation (max, min, + - *
   /) and per elementary function (sigmoid, tanh, erf) of its formula; relu, tanh, sigmoid 1.
+- ``backward_flops_per_element``: the same count for the gradient of its input, on the
+  formula of PyTorch's backward kernel (``threshold_backward`` for relu: 1, a compare and
+  select); an activation that does not state it costs as much backward as forward.
 
 Registering the class (``@register``) makes it a standalone kind and a choice of every
 ``act:`` at once (``act_choices``), so adding GELU is one class here.
@@ -24,19 +27,28 @@ from collections.abc import Sequence
 from typing import ClassVar, cast
 
 from archcalc.layers.arith import product
-from archcalc.layers.registry import REGISTRY, LayerKind, Param, all_kinds, register
+from archcalc.layers.registry import (
+    REGISTRY,
+    Backward,
+    LayerKind,
+    Param,
+    all_kinds,
+    register,
+)
 from archcalc.layers.saved import INPUT, OUTPUT, Saved, internal
 
 NONE = "none"  # ``act: none``: no activation
 
 
 class Activation(LayerKind):
-    """FLOPs: ``flops_per_element`` per element. Activations: 0 when in place."""
+    """FLOPs: ``flops_per_element`` per element. Activations: 0 when in place.
+    Backward: ``backward_flops_per_element`` per element when its input needs a gradient."""
 
     module: ClassVar[str]
     can_run_in_place: ClassVar[bool] = False
     keeps: ClassVar[str] = "output"
     flops_per_element: ClassVar[int] = 1
+    backward_flops_per_element: ClassVar[int | None] = None  # None: flops_per_element
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -61,6 +73,11 @@ class Activation(LayerKind):
     def flops_on(self, elements):
         return self.flops_per_element * elements
 
+    def backward_on(self, elements):
+        """FLOPs of the gradient of its input on ``elements`` elements."""
+        per_element = self.backward_flops_per_element
+        return (self.flops_per_element if per_element is None else per_element) * elements
+
     def make_module(self, in_place: bool):
         """The ``torch.nn`` module (imports torch)."""
         from torch import nn
@@ -83,6 +100,9 @@ class Activation(LayerKind):
 
     def writes_input(self, p, ins, out):
         return self.runs_in_place(p)
+
+    def backward(self, p, ins, out, input_grad, weight_grad):
+        return Backward(0, 0, self.backward_on(product(out)) if input_grad else 0)
 
     def build(self, p, ins, out):
         return self.make_module(self.runs_in_place(p))
@@ -121,27 +141,33 @@ def act_param(help_text: str = "") -> Param:
 
 @register
 class ReLU(Activation):
-    __doc__ = "Rectified linear unit (``nn.ReLU``). " + (Activation.__doc__ or "")
+    __doc__ = ("Rectified linear unit (``nn.ReLU``). Backward: 1 per element "
+               "(threshold_backward: ``y <= 0 ? 0 : g``). " + (Activation.__doc__ or ""))
     name = "relu"
     summary = "ReLU (in place by default, as torchvision writes it)"
     module = "ReLU"
     can_run_in_place = True
+    backward_flops_per_element = 1
 
 
 @register
 class Tanh(Activation):
-    __doc__ = "Hyperbolic tangent (``nn.Tanh``). " + (Activation.__doc__ or "")
+    __doc__ = ("Hyperbolic tangent (``nn.Tanh``). Backward: 3 per element "
+               "(tanh_backward: ``g * (1 - y*y)``). " + (Activation.__doc__ or ""))
     name = "tanh"
     summary = "tanh"
     module = "Tanh"
+    backward_flops_per_element = 3
 
 
 @register
 class Sigmoid(Activation):
-    __doc__ = "Logistic sigmoid (``nn.Sigmoid``). " + (Activation.__doc__ or "")
+    __doc__ = ("Logistic sigmoid (``nn.Sigmoid``). Backward: 3 per element "
+               "(sigmoid_backward: ``g * (1 - y) * y``). " + (Activation.__doc__ or ""))
     name = "sigmoid"
     summary = "sigmoid"
     module = "Sigmoid"
+    backward_flops_per_element = 3
 
 
 # --- the activations of 2017-2021 networks ------------------------------------------------
@@ -159,6 +185,7 @@ class ReLU6(Activation):
 
     FLOPs: 2 per element (a max and a min). Autograd keeps its input (hardtanh's backward
     reads it); in place, a copy of the input. Activations: 0 when in place.
+    Backward: 2 per element (hardtanh_backward: ``x <= 0 || x >= 6 ? 0 : g``, two compares).
     """
 
     name = "relu6"
@@ -167,6 +194,7 @@ class ReLU6(Activation):
     can_run_in_place = True
     keeps = "input"
     flops_per_element = 2
+    backward_flops_per_element = 2
 
 
 @register
@@ -175,6 +203,8 @@ class Hardsigmoid(Activation):
 
     FLOPs: 4 per element (divide, add, max, min). Autograd keeps its input; in place, a
     copy of the input. Activations: 0 when in place.
+    Backward: 3 per element (hardsigmoid_backward: ``-3 < x < 3 ? g / 6 : 0``: two
+    compares, a divide).
     """
 
     name = "hardsigmoid"
@@ -183,6 +213,7 @@ class Hardsigmoid(Activation):
     can_run_in_place = True
     keeps = "input"
     flops_per_element = 4
+    backward_flops_per_element = 3
 
 
 @register
@@ -191,6 +222,8 @@ class Hardswish(Activation):
 
     FLOPs: 5 per element (add, max, min, multiply, divide). Autograd keeps its input; in
     place, a copy of the input. Activations: 0 when in place.
+    Backward: 5 per element (hardswish_backward: ``x < -3 ? 0 : x <= 3 ? g * (x/3 + 0.5)
+    : g``: two compares, divide, add, multiply).
     """
 
     name = "hardswish"
@@ -199,6 +232,7 @@ class Hardswish(Activation):
     can_run_in_place = True
     keeps = "input"
     flops_per_element = 5
+    backward_flops_per_element = 5
 
 
 @register
@@ -207,6 +241,8 @@ class SiLU(Activation):
 
     FLOPs: 2 per element (the sigmoid, the multiply). Autograd keeps its input; in place,
     a copy of the input. Activations: 0 when in place.
+    Backward: 6 per element (silu_backward: ``g * s * (1 + x * (1 - s))``, s = sigmoid(x):
+    the sigmoid, a subtract, three multiplies, an add).
     """
 
     name = "silu"
@@ -215,6 +251,7 @@ class SiLU(Activation):
     can_run_in_place = True
     keeps = "input"
     flops_per_element = 2
+    backward_flops_per_element = 6
 
 
 @register
@@ -222,6 +259,9 @@ class GELU(Activation):
     """GELU, exact form ``x * 0.5 * (1 + erf(x / sqrt(2)))`` (``nn.GELU()``, approximate
     ``none``). FLOPs: 5 per element (divide, erf, add, two multiplies). Autograd keeps its
     input. PyTorch's module has no in-place form: always a new tensor.
+    Backward: 11 per element (gelu_backward: ``g * (cdf + x * pdf)`` with ``cdf = 0.5 * (1 +
+    erf(x / sqrt 2))`` (4) and ``pdf = exp(-0.5 * x * x) / sqrt(2 pi)`` (4): then a
+    multiply, an add, a multiply).
     """
 
     name = "gelu"
@@ -229,3 +269,4 @@ class GELU(Activation):
     module = "GELU"
     keeps = "input"
     flops_per_element = 5
+    backward_flops_per_element = 11

@@ -5,7 +5,8 @@ from dataclasses import replace
 
 from archcalc.layers.activation import act_param, folded
 from archcalc.layers.arith import divides, product, require, select
-from archcalc.layers.registry import LayerKind, Param, register
+from archcalc.layers.norm import norm_backward
+from archcalc.layers.registry import Backward, LayerKind, Param, register
 from archcalc.layers.saved import INPUT, OUTPUT, batch_norm_stats, internal
 
 
@@ -60,6 +61,12 @@ class Conv(LayerKind):
 
     FLOPs: 2 per MAC, +1 per output element for the bias, +2 per normalised
     element for BN (scale and shift), +1 per activated element.
+
+    Backward: the conv's MACs once for its input's gradient (when its input needs one:
+    the node's input does, or, ``order: pre``, a BN before it trains) and once for its
+    weights' (when they train); elementwise, the bias's gradient (1 per output element,
+    a sum), the act's backward rule (layers/activation.py) and the BN's
+    (``norm_backward``) on the elements they act on, wherever a gradient passes them.
     """
 
     name = "conv"
@@ -177,6 +184,23 @@ class Conv(LayerKind):
         total += 2 * normalised if p.bn else 0
         act = folded(p)
         return total + (act.flops_on(normalised) if act is not None else 0)
+
+    def backward(self, p, ins, out, input_grad, weight_grad):
+        macs, act = self.macs(p, ins, out), folded(p)
+        elementwise = product(out) if p.bias and weight_grad else 0
+        if p.order == "post":  # conv -> bn -> act: all after the conv, when its output needs it
+            conv_input_grad, after = input_grad, input_grad or weight_grad
+            if after:
+                elementwise += act.backward_on(product(out)) if act is not None else 0
+                elementwise += norm_backward(product(out), weight_grad, True) if p.bn else 0
+        else:  # bn -> act -> conv on the input: the act's input needs a gradient
+            normalised = product(ins[0])  # when the node's input does or the BN trains
+            conv_input_grad = input_grad or (p.bn and weight_grad)
+            if act is not None and conv_input_grad:
+                elementwise += act.backward_on(normalised)
+            elementwise += norm_backward(normalised, weight_grad, input_grad) if p.bn else 0
+        return Backward(macs if conv_input_grad else 0, macs if weight_grad else 0,
+                        elementwise)
 
     def rf_step(self, p, ins, out):
         return tuple((kernel_extent(p.kernel[a], p.dilation[a]), p.stride[a], p.pad[a])

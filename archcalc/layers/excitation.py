@@ -13,7 +13,7 @@ from archcalc.errors import SpecError
 from archcalc.layers.activation import NONE, Activation, act_choices
 from archcalc.layers.arith import product, select
 from archcalc.layers.conv import spatial, unique
-from archcalc.layers.registry import REGISTRY, LayerKind, Param, register
+from archcalc.layers.registry import REGISTRY, Backward, LayerKind, Param, register
 from archcalc.layers.saved import INPUT, internal
 
 OUT_OF_PLACE = {"inplace": False}  # torchvision builds both acts with no arguments
@@ -42,6 +42,14 @@ class SqueezeExcitation(LayerKind):
     gradient (sigmoid keeps that output anyway: one tensor of C).
     Inference temporaries: at the multiply the gate (C) lives beside input and output;
     before the output exists the pooled, fc and gate tensors peak at two of them alive.
+    Backward: fc1's and fc2's MACs once each for their weights' gradients (when the node
+    trains); fc2's once for its input's gradient whenever a gradient enters the node
+    (its weights train or its input needs one), fc1's once when the input needs one.
+    Elementwise: the gate's gradient, sum over H*W of g * input (2 per element of the map),
+    the gate's and the act's backward rules on C and N, where a gradient enters; the biases'
+    gradients N + C when it trains; when the input needs a gradient, g * gate (C*H*W), the
+    pool's backward (C*H*W, as its forward) and the two gradients of the input added
+    (C*H*W).
     Receptive field: each output sees the whole map through the pool; centred on any unit
     that is a window of 2*size-1 with stride 1 and padding size-1 (the smallest centred
     window that holds the whole map for every unit), so later rows never look local.
@@ -80,6 +88,21 @@ class SqueezeExcitation(LayerKind):
         channels, squeeze = ins[0][0], p.squeeze
         return (product(out) + 2 * self.macs(p, ins, out) + squeeze + channels
                 + act.flops_on(squeeze) + gate.flops_on(channels) + product(out))
+
+    def backward(self, p, ins, out, input_grad, weight_grad):
+        act, gate = self._acts(p)
+        fc_macs, elements = ins[0][0] * p.squeeze, product(out)
+        entered = input_grad or weight_grad
+        elementwise = 0
+        if entered:
+            elementwise += 2 * elements + gate.backward_on(ins[0][0]) + \
+                act.backward_on(p.squeeze)
+        if weight_grad:
+            elementwise += p.squeeze + ins[0][0]
+        if input_grad:
+            elementwise += 3 * elements
+        return Backward((fc_macs if entered else 0) + (fc_macs if input_grad else 0),
+                        2 * fc_macs if weight_grad else 0, elementwise)
 
     def saved(self, p, ins, out):
         act, gate = self._acts(p)

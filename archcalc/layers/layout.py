@@ -9,7 +9,7 @@ C x H x W map, where acting on the width is almost always a missing ``flatten``.
 from __future__ import annotations
 
 from archcalc.layers.arith import product, require
-from archcalc.layers.registry import LayerKind, Param, View, register
+from archcalc.layers.registry import Backward, LayerKind, Param, View, register
 from archcalc.layers.saved import INPUT, internal
 
 
@@ -105,6 +105,7 @@ class LayerNorm2d(LayerKind):
     ``layernorm``). Activations: C*H*W (layer_norm's output). Saved for backward
     (measured with saved_tensors_hooks on the CPU): the input, and the mean and reciprocal
     std per position, 2*H*W. Inference temporaries: the mean and reciprocal std.
+    Backward: as ``bn`` (layers/norm.py, ``norm_backward``) per element.
     """
 
     name = "layernorm2d"
@@ -119,6 +120,11 @@ class LayerNorm2d(LayerKind):
 
     def flops(self, p, ins, out):
         return 5 * product(out)
+
+    def backward(self, p, ins, out, input_grad, weight_grad):
+        from archcalc.layers.norm import norm_backward  # norm.py imports this module
+
+        return Backward(0, 0, norm_backward(product(out), weight_grad, input_grad))
 
     def saved(self, p, ins, out):
         return (INPUT, internal(2 * ins[0][1] * ins[0][2]))
@@ -141,6 +147,8 @@ class LayerScale(LayerKind):
     Params: C. Buffers: 0. MACs: 0. FLOPs: 1 per element (the multiply). Activations:
     C*H*W (a new tensor). Saved for backward: the input (the scale's gradient; the scale
     is a parameter, counted apart).
+    Backward: the input's gradient g * scale, 1 per element; the scale's, when it trains,
+    the sum of g * input, 2 per element.
     """
 
     name = "layer_scale"
@@ -155,6 +163,10 @@ class LayerScale(LayerKind):
 
     def flops(self, p, ins, out):
         return product(out)
+
+    def backward(self, p, ins, out, input_grad, weight_grad):
+        return Backward(0, 0, (product(out) if input_grad else 0)
+                        + (2 * product(out) if weight_grad else 0))
 
     def build(self, p, ins, out):
         from archcalc.nn import LayerScaleModule

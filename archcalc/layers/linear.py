@@ -4,7 +4,7 @@ from __future__ import annotations
 from archcalc.layers.activation import act_param, folded
 from archcalc.layers.arith import product, select
 from archcalc.layers.layout import PermutedView, last_axis_input, new_tensor_like
-from archcalc.layers.registry import LayerKind, Param, register
+from archcalc.layers.registry import Backward, LayerKind, Param, register
 from archcalc.layers.saved import INPUT, OUTPUT, Saved, dropout_mask, internal
 from archcalc.layers.shape import check_probability
 
@@ -45,6 +45,10 @@ class Linear(LayerKind):
     With R rows (the product of the leading axes; 1 on features), IN -> OUT:
     params IN*OUT (+OUT bias); MACs R*IN*OUT; FLOPs 2 per MAC, +1 per output element for
     the bias, + the act's FLOPs on the R*OUT outputs.
+    Backward: the MACs once for the input's gradient (when the input needs one) and once
+    for the weights' (when they train); elementwise, the bias's gradient (1 per output
+    element, a sum), and where a gradient passes them the act's backward rule and
+    dropout's (1 per element: the gradient times the kept mask) on the R*OUT outputs.
     """
 
     name = "fc"
@@ -73,6 +77,14 @@ class Linear(LayerKind):
         act, outputs = folded(p), _elements(out)
         return 2 * self.macs(p, ins, out) + (outputs if p.bias else 0) + \
             (act.flops_on(outputs) if act is not None else 0)
+
+    def backward(self, p, ins, out, input_grad, weight_grad):
+        macs, act, outputs = self.macs(p, ins, out), folded(p), _elements(out)
+        elementwise = outputs if p.bias and weight_grad else 0
+        if input_grad or weight_grad:  # the act and dropout see the linear's output
+            elementwise += act.backward_on(outputs) if act is not None else 0
+            elementwise += outputs if p.dropout else 0
+        return Backward(macs if input_grad else 0, macs if weight_grad else 0, elementwise)
 
     def saved(self, p, ins, out):
         """The linear keeps its input, the act what its class keeps (activation.py),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from archcalc.layers.activation import act_param, folded
 from archcalc.layers.arith import equal, product, require
 from archcalc.layers.conv import act_in_place, act_makes_new_tensor
-from archcalc.layers.registry import LayerKind, register
+from archcalc.layers.registry import Backward, LayerKind, register
 from archcalc.layers.saved import INPUT, OUTPUT, internal
 
 MERGE_PARAMS = (act_param("activation applied after the merge (ResNet's final ReLU)"),)
@@ -65,12 +65,22 @@ class _Merge(LayerKind):
         act = folded(p)
         return act.flops_on(product(out)) if act is not None else 0
 
+    def backward(self, p, ins, out, input_grad, weight_grad):
+        """A sum hands its gradient to every path unchanged and a concatenation hands each
+        path its slice: no FLOPs; the act after the merge, its backward rule when the
+        merged tensor needs a gradient. (Where the paths' gradients of the branch's input
+        are added, analysis/backward.py counts the additions on this row.)"""
+        act = folded(p)
+        return Backward(0, 0, act.backward_on(product(out))
+                        if act is not None and input_grad else 0)
+
 
 @register
 class Add(_Merge):
     """Element-wise sum of all paths (residual connections).
 
     FLOPs: (paths - 1) additions per element, +1 per element for the act.
+    Backward: the act's rule; the sum passes its gradient on unchanged.
     """
 
     name = "add"
@@ -115,6 +125,7 @@ class Concat(_Merge):
     """Concatenation of all paths along the channel axis (inception, dense layers).
 
     FLOPs: 0 (a copy), +1 per element for the act.
+    Backward: the act's rule; each path's gradient is a slice of the output's.
     """
 
     name = "concat"

@@ -3,8 +3,24 @@ from __future__ import annotations
 
 from archcalc.layers.arith import product, require, select
 from archcalc.layers.layout import last_axis_input, layernorm_examples, new_tensor_like
-from archcalc.layers.registry import LayerKind, Param, register
+from archcalc.layers.registry import Backward, LayerKind, Param, register
 from archcalc.layers.saved import INPUT, batch_norm_stats, internal
+
+# FLOPs per normalised element of a norm's backward (batch, layer norm; one per operation
+# of the gradient's formula, x^ = (x - mean) * rstd, g = dy * gamma, n elements per mean):
+RECOMPUTE_NORMALISED = 2  # x^ recomputed from the input and the kept statistics
+AFFINE_GRADIENT = 3  # d gamma = sum(dy * x^), d beta = sum(dy): a multiply, two additions
+INPUT_GRADIENT = 8  # g = dy * gamma; sum(g) and sum(g * x^) (3);
+#                     dx = (g - sum(g)/n - x^ * sum(g * x^)/n) * rstd (4)
+
+
+def norm_backward(elements, weight_grad: bool, input_grad: bool):
+    """Elementwise FLOPs of a batch or layer norm's backward on ``elements`` elements."""
+    if not (weight_grad or input_grad):
+        return 0
+    per_element = RECOMPUTE_NORMALISED + (AFFINE_GRADIENT if weight_grad else 0) + \
+        (INPUT_GRADIENT if input_grad else 0)
+    return per_element * elements
 
 
 @register
@@ -14,6 +30,8 @@ class BatchNorm(LayerKind):
     Params: gamma and beta per channel. Buffers: running mean and variance per
     channel plus the one-element ``num_batches_tracked``.
     FLOPs: 2 per element (inference: one scale, one shift).
+    Backward (``norm_backward``, per element): 2 to recompute x^ when any gradient is
+    needed, 3 for gamma's and beta's gradients when it trains, 8 for the input's.
     """
 
     name = "bn"
@@ -35,6 +53,9 @@ class BatchNorm(LayerKind):
     def saved(self, p, ins, out):
         return (INPUT, batch_norm_stats(ins[0][0]))
 
+    def backward(self, p, ins, out, input_grad, weight_grad):
+        return Backward(0, 0, norm_backward(product(out), weight_grad, input_grad))
+
     def build(self, p, ins, out):
         from torch import nn
 
@@ -51,6 +72,11 @@ class LocalResponseNorm(LayerKind):
     that convention; params are zero either way.
     FLOPs: per element, ``size`` squares and ``size - 1`` additions, then
     scale, offset, power and divide: 2*size + 3.
+    Backward (the input's gradient, through each step of ``F.local_response_norm``), per
+    element: size + 14: the divide x / d 5 (g / d; -g * x / (d * d)), the power 3
+    (g * beta * d^(beta - 1)), the scale by alpha 1, the average pool over channels
+    size + 1 (a divide, then size additions into the window), the square 3 (g * x twice and
+    their sum), the two gradients of x added 1.
     """
 
     name = "lrn"
@@ -68,6 +94,9 @@ class LocalResponseNorm(LayerKind):
 
     def flops(self, p, ins, out):
         return product(out) * (2 * p.size + 3)
+
+    def backward(self, p, ins, out, input_grad, weight_grad):
+        return Backward(0, 0, product(out) * (p.size + 14) if input_grad else 0)
 
     def saved(self, p, ins, out):
         # F.local_response_norm: the input (for x*x and x/div), the squares padded by
@@ -102,6 +131,7 @@ class LayerNorm(LayerKind):
     the reciprocal std, one each per normalised row (rows = elements / D).
     Inference temporaries: the mean and reciprocal std, which the CPU kernel makes
     beside the output also without autograd.
+    Backward: as ``bn`` (``norm_backward``) per element.
     """
 
     name = "layernorm"
@@ -118,6 +148,9 @@ class LayerNorm(LayerKind):
 
     def flops(self, p, ins, out):
         return 5 * product(out)
+
+    def backward(self, p, ins, out, input_grad, weight_grad):
+        return Backward(0, 0, norm_backward(product(out), weight_grad, input_grad))
 
     def saved(self, p, ins, out):
         return (INPUT, internal(2 * product(tuple(ins[0][:-1]))))

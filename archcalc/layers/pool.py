@@ -5,7 +5,7 @@ from typing import ClassVar
 
 from archcalc.layers.arith import ceildiv, product, require
 from archcalc.layers.conv import kernel_extent, spatial
-from archcalc.layers.registry import LayerKind, Param, register
+from archcalc.layers.registry import Backward, LayerKind, Param, register
 from archcalc.layers.saved import CUDA_INDEX, INDEX_BYTES, INPUT, internal
 
 
@@ -96,6 +96,8 @@ class MaxPool(_WindowPool):
     """Max pooling (``nn.MaxPool2d``; global: ``nn.AdaptiveMaxPool2d(1)``).
 
     FLOPs: window size - 1 comparisons per output element.
+    Backward (the input's gradient): 1 per output element, its gradient added at the
+    kept index.
     """
 
     name = "maxpool"
@@ -106,6 +108,9 @@ class MaxPool(_WindowPool):
     def flops(self, p, ins, out):
         kh, kw = (w[0] for w in self._windows(p, ins))
         return product(out) * (kh * kw - 1)
+
+    def backward(self, p, ins, out, input_grad, weight_grad):
+        return Backward(0, 0, product(out) if input_grad else 0)
 
     def saved(self, p, ins, out):
         # max_pool2d_with_indices (and adaptive_max_pool2d): the input and int64 indices
@@ -128,6 +133,8 @@ class AvgPool(_WindowPool):
     """Average pooling (``nn.AvgPool2d``; global: ``nn.AdaptiveAvgPool2d(1)``).
 
     FLOPs: window size additions (including the divide) per output element.
+    Backward (the input's gradient): as the forward, each output's gradient divided and
+    added into its window.
     """
 
     name = "avgpool"
@@ -137,6 +144,9 @@ class AvgPool(_WindowPool):
     def flops(self, p, ins, out):
         kh, kw = (w[0] for w in self._windows(p, ins))
         return product(out) * kh * kw
+
+    def backward(self, p, ins, out, input_grad, weight_grad):
+        return Backward(0, 0, self.flops(p, ins, out) if input_grad else 0)
 
     def saved(self, p, ins, out):
         # PyTorch computes a pool to 1x1 as a mean over H and W, whose backward keeps
@@ -162,6 +172,8 @@ class AdaptiveAvgPool(LayerKind):
     """Adaptive average pooling to a fixed size (``nn.AdaptiveAvgPool2d``).
 
     FLOPs: the exact sum of PyTorch's window sizes (windows may overlap).
+    Backward (the input's gradient): as the forward, each output's gradient divided and
+    added into its window.
     Receptive field: taken as a window of ceil(n/m) at stride floor(n/m),
     exact when m divides n.
     """
@@ -183,6 +195,9 @@ class AdaptiveAvgPool(LayerKind):
     def rf_step(self, p, ins, out):
         sizes = ins[0][1:]
         return tuple((ceildiv(sizes[a], p.size[a]), sizes[a] // p.size[a], 0) for a in (0, 1))
+
+    def backward(self, p, ins, out, input_grad, weight_grad):
+        return Backward(0, 0, self.flops(p, ins, out) if input_grad else 0)
 
     def saved(self, p, ins, out):
         # to 1x1 PyTorch takes a mean, which keeps nothing; otherwise the input

@@ -19,8 +19,14 @@ shape ``output_shape`` returned):
                              field
 ``buffer_bytes``             bytes of the buffers, given a float element's size
 ``saved``                    what autograd keeps for backward (``saved.Saved``)
+``saved_at_batch_one``       what autograd keeps besides ``saved`` when the batch
+                             is 1 (a reshape PyTorch can view only then)
 ``inference_temporaries``    tensors made inside the node, alive with its input
                              and output in an inference pass
+``inference_moments``        the tensors alive beyond the input after each of the
+                             node's allocations (default: the output and the
+                             temporaries at once); records with ``per_sample``
+                             False are tensors of the batch (a gathered bias)
 ``shares_input``             whether the output is the input's storage (a view,
                              an in-place op), in training or at inference
 ``writes_input``             whether the node, as ``p`` asks, overwrites its first
@@ -33,6 +39,11 @@ shape ``output_shape`` returned):
 ``own_modules``              the parts of the built module that are this node's
                              own, for verify's per-node counts (a merge: the act
                              after it, not the paths its branch module holds)
+``backward``                 the backward pass's work (``Backward``): input-gradient
+                             and weight-gradient MACs (the matmul-type work a
+                             FlopCounterMode sees) and elementwise FLOPs, given
+                             whether the node's input needs a gradient and
+                             whether its weights train (analysis/backward.py)
 ===========================  ====================================================
 
 An activation is one class in layers/activation.py (``Activation``): the standalone
@@ -49,7 +60,7 @@ import contextlib
 import difflib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from archcalc.errors import SpecError
 from archcalc.layers.saved import INPUT
@@ -73,6 +84,21 @@ class Param:
     choices: Sequence = ()  # a tuple, or a live view (activation.act_choices)
     minimum: int = 0
     help: str = ""
+
+
+class Backward(NamedTuple):
+    """One node's backward pass, per image: the MACs of the gradient of its input (and of
+    every tensor inside the node on the way to it) and of its weights, both matmul-type
+    (conv, linear, attention products: FlopCounterMode's ops, 2 FLOPs per MAC), and the
+    elementwise FLOPs beside them (activations, norms, pools, bias sums), each kind's
+    rule stated in its docstring."""
+
+    input_macs: Any = 0
+    weight_macs: Any = 0
+    elementwise_flops: Any = 0
+
+
+NO_BACKWARD = Backward()
 
 
 class LayerKind:
@@ -119,8 +145,20 @@ class LayerKind:
         # most layers need their input for the gradient of their weights or input
         return (INPUT,)
 
+    def saved_at_batch_one(self, p, ins, out):
+        return ()
+
     def inference_temporaries(self, p, ins, out):
         return ()
+
+    def inference_moments(self, p, ins, out, batch_one: bool = False):
+        from archcalc.layers.arith import product
+        from archcalc.layers.saved import internal
+
+        made = tuple(self.inference_temporaries(p, ins, out))
+        if self.shares_input(p, ins, out, False):
+            return (made,)
+        return ((internal(product(out)), *made),)
 
     def shares_input(self, p, ins, out, training: bool):
         return False
@@ -133,6 +171,16 @@ class LayerKind:
 
     def own_modules(self, module) -> list:
         return [module]
+
+    def backward(self, p, ins, out, input_grad: bool, weight_grad: bool) -> Backward:
+        """The backward pass when the node's input needs a gradient (``input_grad``: not
+        the images, nor anything computed from frozen layers only) and when its weights
+        train (``weight_grad``). A kind without its own rule: each gradient costs what the
+        forward pass does (the MACs once for the input's gradient, once for the weights',
+        and the forward's other FLOPs for the input's gradient)."""
+        macs = self.macs(p, ins, out)
+        return Backward(macs if input_grad else 0, macs if weight_grad else 0,
+                        self.flops(p, ins, out) - 2 * macs if input_grad else 0)
 
     # --- schema ------------------------------------------------------------
     def param(self, name: str) -> Param | None:
@@ -154,6 +202,10 @@ class View(LayerKind):
 
     def shares_input(self, p, ins, out, training: bool):
         return True
+
+    def backward(self, p, ins, out, input_grad, weight_grad):
+        # the gradient of a view is the output's gradient, laid out as the input
+        return NO_BACKWARD
 
 
 REGISTRY: dict[str, LayerKind] = {}
@@ -202,6 +254,7 @@ def _load_all() -> None:
         shape,
         shortcut,
         tokens,
+        window_attention,
         windows,
     )
 

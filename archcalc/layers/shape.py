@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from archcalc.errors import SpecError
 from archcalc.layers.arith import product
-from archcalc.layers.registry import LayerKind, Param, View, register
+from archcalc.layers.registry import Backward, LayerKind, Param, View, register
 from archcalc.layers.saved import Saved, dropout_mask
 
 
@@ -57,10 +57,15 @@ class _DropsInTraining(LayerKind):
         # otherwise a new (masked or zeroed) tensor in training
         return not training or p.p == 0
 
+    def backward(self, p, ins, out, input_grad, weight_grad):
+        # the output's gradient times the kept mask or noise, 1 per element (p = 0: none)
+        return Backward(0, 0, product(out) if input_grad and p.p != 0 else 0)
+
 
 @register
 class Dropout(_DropsInTraining):
     """Dropout (``nn.Dropout``). Identity at inference: 0 FLOPs, 0 activations.
+    Backward: 1 per element (the gradient times the mask) when p > 0.
 
     In training (measured with ``saved_tensors_hooks``, as tests/test_plan.py does):
     p = 0 returns the input itself and saves nothing; p = 1 multiplies by a zero
@@ -96,6 +101,7 @@ class StochasticDepth(_DropsInTraining):
     [N, 1, 1, 1] (row) or [1, 1, 1, 1] (batch), a new tensor; autograd keeps the noise
     only (measured with saved_tensors_hooks: the input gets no gradient from it), one
     element per sample (row) or one in all (batch). p = 0 returns the input itself.
+    Backward: 1 per element (the gradient times the noise) when p > 0.
     """
 
     name = "stochastic_depth"

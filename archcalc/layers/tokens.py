@@ -25,7 +25,7 @@ from __future__ import annotations
 from archcalc.errors import SpecError
 from archcalc.layers.arith import equal, require
 from archcalc.layers.conv import spatial
-from archcalc.layers.registry import LayerKind, Param, View, register
+from archcalc.layers.registry import Backward, LayerKind, Param, View, register
 from archcalc.layers.saved import internal
 
 
@@ -100,6 +100,8 @@ class ClassTokenKind(LayerKind):
 
     Params: D. MACs, FLOPs: 0 (a concatenation). Activations: (L + 1) * D (``torch.cat``
     makes a new tensor). Saved: nothing (cat and expand need only sizes).
+    Backward: the input's gradient is a slice (0); the token's, when it trains, the sum
+    of its gradient over the batch: D additions per image.
     """
 
     name = "class_token"
@@ -111,6 +113,9 @@ class ClassTokenKind(LayerKind):
 
     def param_count(self, p, ins, out):
         return ins[0][1]
+
+    def backward(self, p, ins, out, input_grad, weight_grad):
+        return Backward(0, 0, ins[0][1] if weight_grad else 0)
 
     def saved(self, p, ins, out):
         return ()
@@ -144,6 +149,8 @@ class PositionEmbeddingKind(LayerKind):
     loads weights for another size).
     Params: L * D. MACs: 0. FLOPs: L * D (the additions). Activations: L * D (a new
     tensor). Saved: nothing (an addition's gradient needs no tensor).
+    Backward: the input's gradient is the output's (0); the embedding's, when it trains,
+    the sum of its gradient over the batch: L * D additions per image.
     """
 
     name = "position_embedding"
@@ -165,6 +172,9 @@ class PositionEmbeddingKind(LayerKind):
 
     def flops(self, p, ins, out):
         return ins[0][0] * ins[0][1]
+
+    def backward(self, p, ins, out, input_grad, weight_grad):
+        return Backward(0, 0, ins[0][0] * ins[0][1] if weight_grad else 0)
 
     def saved(self, p, ins, out):
         return ()
@@ -214,6 +224,13 @@ class Attention(LayerKind):
     Receptive field: every output sees every position: a window of 2L-1 with stride 1 and
     padding L-1 on each axis of the map the tokens came from (L >= H and L >= W), which
     holds the whole map for every unit (layers/excitation.py does the same for SE).
+    Backward: the weights' gradients, when it trains, the projections' MACs once (4*L*D*D);
+    the input's gradient, when the input needs one, in_proj's 3*L*D*D; whenever a gradient
+    enters the node (its input needs one or it trains), both operands' gradients of Q K^T
+    and of the weighted sum (4*L*L*D) and out_proj's input gradient (L*D*D). Elementwise,
+    where a gradient enters: 5 per attention score (the softmax's gradient y * (g -
+    sum(g * y)): a multiply, an addition into the sum, a subtract, a multiply; and the
+    scaling); the biases' gradients 4*L*D when it trains.
     ``dropout`` (on the attention weights) must be 0, as in torchvision's ViT: its memory
     (the math backend's L x L weights and masks) is not modelled yet.
     """
@@ -246,6 +263,15 @@ class Attention(LayerKind):
         length, dim = ins[0]
         return (2 * self.macs(p, ins, out) + 4 * length * dim
                 + 4 * p.heads * length * length)
+
+    def backward(self, p, ins, out, input_grad, weight_grad):
+        length, dim = ins[0]
+        entered = input_grad or weight_grad
+        inner = length * dim * dim + 4 * length * length * dim if entered else 0
+        return Backward((3 * length * dim * dim if input_grad else 0) + inner,
+                        4 * length * dim * dim if weight_grad else 0,
+                        (5 * p.heads * length * length if entered else 0)
+                        + (4 * length * dim if weight_grad else 0))
 
     def saved(self, p, ins, out):
         length, dim = ins[0]

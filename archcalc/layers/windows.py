@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from archcalc.layers.arith import ceildiv, require
 from archcalc.layers.layout import TO_CHANNELS_LAST, ChannelsLast
-from archcalc.layers.registry import LayerKind, Param, register
+from archcalc.layers.norm import norm_backward
+from archcalc.layers.registry import Backward, LayerKind, Param, register
 from archcalc.layers.saved import internal
 
 
@@ -49,6 +50,11 @@ class PatchMerging(LayerKind):
     copy gone, the concatenation, the norm's output and its statistics alive:
     8*H'*W'*C + 2*H'*W' beside the input, which is 6*H'*W'*C + 2*H'*W' beyond the output.
     Receptive field: each output position sees a 2 x 2 window with stride 2.
+    Backward: the reduction's MACs once for its weights' gradient (when the node trains)
+    and once for its input's, the norm's output, whenever a gradient enters the node (the
+    norm's weights train or the input needs one); the norm's backward (``norm_backward``)
+    on the 4*H'*W'*C gathered elements; the pad, strided slices and concatenation pass
+    their gradients as copies (0).
     """
 
     name = "patch_merging"
@@ -75,6 +81,12 @@ class PatchMerging(LayerKind):
     def activations(self, p, ins, out):
         height, width, channels = out
         return height * width * channels
+
+    def backward(self, p, ins, out, input_grad, weight_grad):
+        height, width, _ = out
+        macs = self.macs(p, ins, out)
+        return Backward(macs if input_grad or weight_grad else 0, macs if weight_grad else 0,
+                        norm_backward(4 * height * width * ins[0][2], weight_grad, input_grad))
 
     def saved(self, p, ins, out):
         height, width, _ = out
