@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import click
 
+from archcalc.analysis.conventions import NAMES as CONVENTION_NAMES
 from archcalc.cli import console
 from archcalc.cli.options import (
     dtype_option,
@@ -27,6 +28,7 @@ class TableOptions:
     depth: int | None
     fmt: str
     paper: bool
+    convention: str = "archcalc"
 
 
 @click.command("table")
@@ -45,7 +47,11 @@ class TableOptions:
 @click.option("--paper", is_flag=True,
               help="the figures the spec's paper or lecture prints (`paper:`) next to the "
                    "computed values, flagging those outside the printed precision")
-def command(spec, input_text, batch, assume, dtype, depth, fmt, paper):
+@click.option("--convention", type=click.Choice(CONVENTION_NAMES), default="archcalc",
+              show_default=True,
+              help="count as that tool prints it for the built module (which layers, MACs or "
+                   "FLOPs, bias, norms, activations), beside archcalc's MACs")
+def command(spec, input_text, batch, assume, dtype, depth, fmt, paper, convention):
     """Per-layer output shape, activation elements and bytes, params, MACs and
     receptive field of NAME|PATH, with totals.
 
@@ -54,8 +60,10 @@ def command(spec, input_text, batch, assume, dtype, depth, fmt, paper):
     from archcalc.analysis.shape_text import names_symbol
     from archcalc.spec.loader import load_spec
 
-    options = TableOptions(input_text, batch, assume, dtype, depth, fmt, paper)
+    options = TableOptions(input_text, batch, assume, dtype, depth, fmt, paper, convention)
     loaded = load_spec(spec)
+    if convention != "archcalc":
+        return _convention(loaded, options)
     if paper:
         return _paper(loaded, options)
     if names_symbol(input_text) or names_symbol(batch) or assume:
@@ -91,6 +99,31 @@ def _numeric(loaded, options: TableOptions) -> None:
         console.out().print(rich_table(report, _title(loaded)))
         if loaded.source:
             console.out().print(f"source: {loaded.source}", markup=False)
+
+
+def _convention(loaded, options: TableOptions) -> None:
+    """--convention TOOL: each node as TOOL counts it (analysis/conventions/)."""
+    from archcalc.analysis.conventions import apply
+    from archcalc.analysis.limits import analyze_explained
+    from archcalc.analysis.shape_text import names_symbol
+    from archcalc.render import conventions as render
+
+    if options.paper or options.assume or names_symbol(options.input_text) \
+            or names_symbol(options.batch):
+        raise click.UsageError("--convention counts numbers: give a numeric --input and "
+                               "--batch, without --paper or --assume")
+    report = analyze_explained(loaded, parse_input(options.input_text),
+                               batch=parse_batch(options.batch), dtype=options.dtype)
+    result = apply(report, options.convention).folded(options.depth)
+    if options.fmt == "json":
+        console.print_text(json.dumps(render.convention_dict(result, loaded), indent=2))
+    elif options.fmt == "csv":
+        console.print_text(render.convention_csv(result))
+    elif options.fmt == "markdown":
+        console.print_text(render.convention_markdown(result))
+    else:
+        console.out().print(render.convention_rich(
+            result, f"{_title(loaded)}, counted as {options.convention}"))
 
 
 def _symbolic(loaded, options: TableOptions) -> None:

@@ -45,6 +45,11 @@ class ConventionReport:
     def printed(self) -> str:
         return self.convention.printed(self.total)
 
+    def folded(self, depth: int | None) -> ConventionReport:
+        """Both reports with rows deeper than ``depth`` merged (``table --depth``)."""
+        return replace(self, report=self.report.folded(depth),
+                       archcalc=self.archcalc.folded(depth))
+
 
 def node_count(convention: ToolConvention, call) -> int:
     """The tool's count of one analysed node, per image."""

@@ -36,6 +36,9 @@ def printed(total: int) -> str:
 CONVENTION = ToolConvention(
     name="flopcountermode", package="torch", tested="2.14.1", quantity="FLOPs",
     printed=printed,
+    summary="2 FLOPs per conv and linear MAC without bias, nothing else; attention 0 at "
+            "inference (its fused fast path has no formula; with an odd head count, its "
+            "projections).",
     rules={"Conv2d": _twice_macs, "Linear": _twice_macs, "MultiheadAttention": _attention},
     zero_ops=("ReLU", "ReLU6", "Tanh", "Sigmoid", "Hardsigmoid", "Hardswish", "SiLU", "GELU",
               "MaxPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",

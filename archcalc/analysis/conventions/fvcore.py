@@ -43,6 +43,10 @@ def printed(total: int) -> str:
 CONVENTION = ToolConvention(
     name="fvcore", package="fvcore", tested="0.1.5.post20221221", quantity="flops (MACs)",
     printed=printed,
+    summary="conv and linear MACs without bias, BatchNorm (eval) 2 and LayerNorm 5 per "
+            "element, adaptive average pools 1 per input element, attention's four "
+            "projections but not its scaled_dot_product_attention; max and average pools, "
+            "activations, adds and multiplies count 0.",
     rules={
         "Conv2d": _macs, "Linear": _macs,
         "BatchNorm2d": _batch_norm, "BatchNorm1d": _batch_norm,

@@ -64,6 +64,11 @@ def printed(total: int) -> str:
 CONVENTION = ToolConvention(
     name="ptflops", package="ptflops", tested="0.7.5", quantity="MACs",
     printed=printed,
+    summary="conv and linear MACs plus 1 per output for a bias (a Linear's per row), "
+            "BatchNorm 2 and LayerNorm 1 per element, ReLU and GELU 2 per element (its hook "
+            "and its patched F.relu/F.gelu), ReLU6 and SiLU 1, every pool 2 per input "
+            "element, LRN 3 per element plus its padded map; Sigmoid, Hardswish, "
+            "Hardsigmoid, LayerNorm2d, adds, multiplies and attention count 0.",
     rules={
         "Conv2d": _conv, "Linear": _linear,
         "ReLU": _twice_outputs, "GELU": _twice_outputs,

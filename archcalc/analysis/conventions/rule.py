@@ -17,6 +17,7 @@ class ToolConvention:
     package: str  # the PyPI package (the `peers` extra)
     tested: str  # the version whose totals the tests reproduce exactly
     quantity: str  # what the tool calls its number
+    summary: str  # the rule in one sentence, for captions and the README
     printed: Callable[[int], str]  # the total as the tool prints it
     rules: Mapping[str, Callable] = field(default_factory=dict)
     zero_ops: tuple = ()

@@ -48,6 +48,10 @@ def printed(total: int) -> str:
 CONVENTION = ToolConvention(
     name="thop", package="ultralytics-thop", tested="2.2.3", quantity="MACs",
     printed=printed,
+    summary="conv and linear MACs without bias, BatchNorm and LayerNorm 4 per element, "
+            "average pools 1 per input each window covers plus 1 per output, attention "
+            "4LD^2 + 2L^2D + its softmax heads*L*(3L - 1); activations, max pools, LRN, "
+            "adds and multiplies count 0.",
     rules={
         "Conv2d": _macs, "Linear": _macs,
         "BatchNorm2d": _norm, "BatchNorm1d": _norm,

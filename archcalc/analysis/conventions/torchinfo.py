@@ -40,6 +40,10 @@ def printed(total: int) -> str:
 CONVENTION = ToolConvention(
     name="torchinfo", package="torchinfo", tested="1.8.0", quantity="Mult-Adds",
     printed=printed,
+    summary="leaf modules only; each parameter named weight or bias counts its elements "
+            "once per output pixel in a Conv and once per image elsewhere, so a conv adds "
+            "its bias per pixel, a Linear ignores how many rows (tokens) it runs on, a norm "
+            "adds its 2C; activations, pools, adds and attention count 0.",
     rules={
         "Conv2d": _per_pixel,  # class name contains "Conv": (weight + bias) * N*H*W
         "Linear": _per_image,  # (weight + bias) * N, whatever the rows
