@@ -292,3 +292,17 @@ def test_deepest_zoo_spec_renders_quickly(browser, run_cli, tmp_path):
     assert browser.evaluate("document.querySelectorAll('#layers tbody tr').length") == 1348
     browser.click_selector("#expand-all")
     assert browser.evaluate(NODES) == 1348
+
+
+def test_report_imports_neither_torch_nor_sympy_nor_matplotlib(tmp_path):
+    """The page is drawn by its own script: generating it stays on the light path."""
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "archcalc", "report",
+                             "vgg16", "--out", str(tmp_path / "page.html")],
+                            capture_output=True, text=True, check=True)
+    names = {line.rsplit("|", 1)[1].strip().split(".")[0]
+             for line in result.stderr.splitlines()
+             if line.startswith("import time:") and "|" in line}
+    assert "archcalc" in names and "yaml" in names  # the trace itself works
+    assert not names & {"torch", "torchvision", "sympy", "fvcore", "numpy", "matplotlib"}

@@ -5,8 +5,10 @@ No client library: the protocol is JSON messages separated by NUL bytes on file
 descriptors 3 (commands to the browser) and 4 (replies and events). Every wait has a
 deadline, so a browser that hangs fails the test instead of stalling it.
 
-Also a tool: ``python tests/helpers/chromium_page.py PAGE.html OUT.png`` writes a
-screenshot of a page (docs/report.png is made so).
+Also a tool: ``python tests/helpers/chromium_page.py PAGE.html OUT.png [SELECTOR]``
+writes a screenshot of a page, after clicking SELECTOR when given (docs/report.png:
+``archcalc report resnet50 --out r.html`` then the tool with
+``'#graph g.node[data-row="5"]'``).
 """
 from __future__ import annotations
 
@@ -194,6 +196,9 @@ def main(argv) -> None:
     page_file, image = argv[1], argv[2]
     with Page() as page:
         page.open(page_file)
+        if len(argv) > 3:
+            page.click_selector(argv[3])
+            page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(image)
     print(f"wrote {image}")
 
