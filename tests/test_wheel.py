@@ -57,6 +57,8 @@ def test_wheel_carries_every_spec_file(wheel):
     bundled = {f"archcalc/zoo/{Path(name).relative_to('specs')}" for name in _tracked("specs")}
     assert bundled, "no spec files are tracked"
     assert bundled <= names, f"missing from the wheel: {sorted(bundled - names)}"
+    # the published JSON Schema and the PEP 561 marker travel with the package
+    assert {"archcalc/schema/report.schema.json", "archcalc/py.typed"} <= names
 
 
 def test_installed_wheel_runs_the_quick_start(wheel, tmp_path):
@@ -82,3 +84,11 @@ def test_installed_wheel_runs_the_quick_start(wheel, tmp_path):
                            cwd=elsewhere, env=env, capture_output=True, text=True,
                            timeout=60, check=False)
     assert where.stdout.strip().startswith(str(site)), where.stdout
+    # the installed package finds its JSON Schema (archcalc/schema/), not a clone's
+    schema = subprocess.run(
+        [sys.executable, "-c", "import archcalc.render.export as e, archcalc; "
+         "print(e.schema_path()); print(archcalc.json_schema()['title'])"],
+        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert schema.returncode == 0, schema.stderr
+    path, title = schema.stdout.splitlines()
+    assert path.startswith(str(site)) and title.startswith("archcalc JSON output")
