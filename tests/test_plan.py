@@ -59,10 +59,13 @@ def measured(name):
 @pytest.mark.parametrize("name", list(bundled()))
 def test_saved_activations_and_inference_peak_match_pytorch(name):
     spec, saved, peak = measured(name)
-    at_4 = saved.get(4, saved[1] + 3 * (saved[2] - saved[1]))
-    if 4 in saved:
-        assert saved[4] == saved[1] + 3 * (saved[2] - saved[1])  # linear in the batch
     cuda, cpu = plan(spec), plan(spec, device="cpu")
+    # linear in the batch from batch 2 on; batch 1 keeps a little more where a reshape is
+    # a view only then (Swin's one-window stage; both batches are measured exactly below)
+    single = saved[1] - cpu.saved_at_batch_one_bytes
+    at_4 = saved.get(4, single + 3 * (saved[2] - single))
+    if 4 in saved:
+        assert saved[4] == single + 3 * (saved[2] - single)
     # The plan models a CUDA device; measured here on the CPU, where dropout keeps a
     # dtype-sized noise tensor instead of CUDA's bool mask (the only difference).
     for batch, bytes_measured in ((1, saved[1]), (4, at_4)):

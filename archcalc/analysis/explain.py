@@ -12,10 +12,23 @@ from dataclasses import dataclass, replace
 
 from archcalc.analysis.analyze import Analyzer, analyze
 from archcalc.analysis.traced import Traced, leaf, shown
-from archcalc.layers.layout import same_layout
+from archcalc.layers.layout import ChannelsLast, same_layout
 from archcalc.spec.model import Params
 
 AXES = ("channels", "height", "width")
+CHANNELS_LAST_AXES = ("height", "width", "channels")  # ConvNeXt's and Swin's (H, W, C) maps
+TOKEN_AXES = ("tokens", "features")  # a transformer's (L, D) sequence
+
+
+def axis_names(shape) -> tuple:
+    """What each axis of a per-sample shape is, by its rank and layout."""
+    if len(shape) == 3:
+        return CHANNELS_LAST_AXES if isinstance(shape, ChannelsLast) else AXES
+    if len(shape) == 2:
+        return TOKEN_AXES
+    if len(shape) == 1:
+        return ("features",)
+    return tuple(f"axis {index}" for index in range(len(shape)))
 
 
 @dataclass(frozen=True)
@@ -64,8 +77,7 @@ class ExplainAnalyzer(Analyzer):
 
     def record(self, node, row):
         out = self.shapes.pop(node.path)
-        names = AXES if len(out) == 3 else ("features",)
-        output = {name: shown(value) for name, value in zip(names, out)}
+        output = {name: shown(value) for name, value in zip(axis_names(out), out)}
         params = row.params
         terms = tuple(f"{term.text} = {int(term):,}" if term.text != str(int(term))
                       else f"{int(term):,}" for term in getattr(params, "terms", ()))

@@ -13,8 +13,14 @@ previous output after the next child returns, a branch holds its input until
 every path has run and each path's output until the merge (DenseNet's
 concatenations make these large), and the caller holds the network's input.
 
-Everything is linear in the batch: per-sample bytes times the batch, plus
-BatchNorm's per-channel statistics (per batch). That makes ``max_batch`` exact.
+Saved bytes are linear in the batch: per-sample bytes times the batch, plus BatchNorm's
+per-channel statistics (per batch), plus, at batch 1 only, what a kind keeps because
+PyTorch views a reshape it must copy for larger batches (``saved_at_batch_one``: Swin's
+window attention with one window). The inference peak is the largest, over the moments of
+the pass, of per-sample bytes times the batch plus the batch's own tensors (Swin's
+gathered position bias and shift mask), so it is kept as the few moments no other moment
+dominates, and batch 1 is walked apart for the same reshapes. That makes ``max_batch``
+exact.
 """
 from __future__ import annotations
 
@@ -66,9 +72,12 @@ class MemoryPlan:
     buffers_bytes: int
     saved_per_sample_bytes: int  # activations saved for backward, per image
     saved_per_batch_bytes: int  # BatchNorm's batch statistics, once per batch
-    inference_per_sample_peak_bytes: int
-    inference_peak_at: str  # the node running when live tensors peak
+    # (per-sample bytes, per-batch bytes, node) of the inference moments no other dominates,
+    # for batches of 2 and more; and the peak bytes and node of a batch of 1
+    inference_peaks: tuple
+    inference_peak_at_one: tuple
     saved_per_sample_by_block: dict = field(default_factory=dict)  # top-level node -> bytes
+    saved_at_batch_one_bytes: int = 0  # kept besides the per-sample bytes at batch 1 only
 
     @property
     def gradients_bytes(self) -> int:
@@ -80,7 +89,11 @@ class MemoryPlan:
 
     @property
     def saved_activation_bytes(self) -> int:
-        return self.saved_per_sample_bytes * self.batch + self.saved_per_batch_bytes
+        return self._saved_at(self.batch)
+
+    def _saved_at(self, batch: int) -> int:
+        extra = self.saved_at_batch_one_bytes if batch == 1 else 0
+        return self.saved_per_sample_bytes * batch + self.saved_per_batch_bytes + extra
 
     @property
     def fixed_bytes(self) -> int:
@@ -90,11 +103,23 @@ class MemoryPlan:
 
     @property
     def total_bytes(self) -> int:
-        return self.fixed_bytes + self.saved_per_sample_bytes * self.batch
+        return self.fixed_bytes - self.saved_per_batch_bytes + self.saved_activation_bytes
+
+    def _inference_peak(self) -> tuple:
+        if self.batch == 1:
+            return self.inference_peak_at_one
+        per_sample, per_batch, node = max(
+            self.inference_peaks, key=lambda peak: peak[0] * self.batch + peak[1])
+        return per_sample * self.batch + per_batch, node
 
     @property
     def inference_activation_peak_bytes(self) -> int:
-        return self.inference_per_sample_peak_bytes * self.batch
+        return self._inference_peak()[0]
+
+    @property
+    def inference_peak_at(self) -> str:
+        """The node running when live tensors peak."""
+        return self._inference_peak()[1]
 
     @property
     def inference_peak_bytes(self) -> int:
@@ -105,7 +130,7 @@ class MemoryPlan:
 
     def max_batch(self, memory_bytes: int) -> int:
         """The largest batch whose training total fits in ``memory_bytes`` (0: none)."""
-        if self.fixed_bytes + self.saved_per_sample_bytes > memory_bytes:
+        if self.fixed_bytes - self.saved_per_batch_bytes + self._saved_at(1) > memory_bytes:
             return 0
         return (memory_bytes - self.fixed_bytes) // self.saved_per_sample_bytes
 
@@ -143,15 +168,18 @@ def plan(spec, *, batch: int = 1, dtype: str = "fp32", optimizer: str = "sgd-mom
     sizes = element_bytes(device, itemsize)
     training = _SavedWalk(report.calls, sizes)
     training.run(spec.root, report.input)
-    inference = _LiveWalk(report.calls, sizes)
+    inference = _LiveWalk(report.calls, sizes, batch_one=False)
     inference.run(spec.root, report.input)
+    single = _LiveWalk(report.calls, sizes, batch_one=True)
+    single.run(spec.root, report.input)
     return MemoryPlan(
         name=spec.name, input=tuple(report.input), batch=batch, dtype=dtype,
         optimizer=optimizer, device=device, params=report.totals["params"],
         weights_bytes=weights, buffers_bytes=buffers,
         saved_per_sample_bytes=training.per_sample, saved_per_batch_bytes=training.per_batch,
-        inference_per_sample_peak_bytes=inference.peak, inference_peak_at=inference.peak_at,
-        saved_per_sample_by_block=training.by_block)
+        inference_peaks=tuple(inference.peaks), inference_peak_at_one=single.peak_at_one(),
+        saved_per_sample_by_block=training.by_block,
+        saved_at_batch_one_bytes=training.at_batch_one)
 
 
 class _SavedWalk:
@@ -169,7 +197,7 @@ class _SavedWalk:
         self.batch_scaled: list[bool] = []
         self.needs_grad: list[bool] = []
         self.saved: set[int] = set()
-        self.per_sample = self.per_batch = 0
+        self.per_sample = self.per_batch = self.at_batch_one = 0
         self.by_block: dict[str, int] = {}
 
     def new(self, elements, itemsize=None, per_sample: bool = True) -> int:
@@ -225,24 +253,29 @@ class _SavedWalk:
                 self.keep(output, path)
             else:
                 self.keep(self.new(saved.elements, saved.itemsize, saved.per_sample), path)
+        for saved in kind.saved_at_batch_one(params, ins, out):
+            self.at_batch_one += saved.elements * self.sizes.get(saved.itemsize, saved.itemsize)
         return output
 
 
 class _LiveWalk:
     """Bytes per sample of the tensors alive at each moment of an inference pass, as the
-    built module's forward holds them (torchgraph: nn.Sequential, Branch), and the peak.
+    built module's forward holds them (torchgraph: nn.Sequential, Branch), and the peaks.
 
     Each tensor has a count of the names and lists holding it and is freed at zero.
-    While a node runs, its input, its output and its temporaries (the ``saved`` tensors
-    an inference pass also makes, such as a folded BN's input) are alive together.
+    While a node runs, its input and what its ``inference_moments`` list are alive: by
+    default its output and its temporaries (a folded conv's output while its BN runs).
+    A moment's tensors of the batch (per_sample False) make its bytes a line in the
+    batch, a*batch + b; ``peaks`` keeps the moments no other moment dominates in both.
+    ``batch_one``: the moments of a batch of 1, where some reshapes are views.
     """
 
-    def __init__(self, calls: dict, sizes: dict):
-        self.calls, self.sizes = calls, sizes
+    def __init__(self, calls: dict, sizes: dict, batch_one: bool):
+        self.calls, self.sizes, self.batch_one = calls, sizes, batch_one
         self.bytes: list[int] = []
         self.holders: list[int] = []
-        self.live = self.peak = 0
-        self.peak_at = "input"
+        self.live = 0
+        self.peaks: list[tuple] = []  # (per-sample bytes, per-batch bytes, node)
 
     def new(self, nbytes: int) -> int:
         self.bytes.append(nbytes)
@@ -258,13 +291,21 @@ class _LiveWalk:
         if self.holders[tensor] == 0:
             self.live -= self.bytes[tensor]
 
-    def reach(self, extra: int, path: str) -> None:
-        if self.live + extra > self.peak:
-            self.peak, self.peak_at = self.live + extra, path
+    def reach(self, per_sample: int, per_batch: int, path: str) -> None:
+        candidate = (self.live + per_sample, per_batch)
+        if any(old[0] >= candidate[0] and old[1] >= candidate[1] for old in self.peaks):
+            return
+        self.peaks = [old for old in self.peaks
+                      if not (candidate[0] >= old[0] and candidate[1] >= old[1])]
+        self.peaks.append((*candidate, path))
+
+    def peak_at_one(self) -> tuple:
+        per_sample, per_batch, node = max(self.peaks, key=lambda peak: peak[0] + peak[1])
+        return per_sample + per_batch, node
 
     def run(self, root, input_shape) -> None:
         tensor = self.new(product(input_shape) * self.sizes[None])
-        self.reach(0, "input")
+        self.reach(0, 0, "input")
         self.drop(self.visit(root, tensor))
 
     def visit(self, node, tensor: int) -> int:
@@ -287,12 +328,16 @@ class _LiveWalk:
 
     def apply(self, path: str, inputs: list) -> int:
         kind, params, ins, out = self.calls[path]
-        temporary = sum(made.elements * self.sizes.get(made.itemsize, made.itemsize)
-                        for made in kind.inference_temporaries(params, ins, out))
+        for moment in kind.inference_moments(params, ins, out, self.batch_one):
+            sample = batch = 0
+            for made in moment:
+                nbytes = made.elements * self.sizes.get(made.itemsize, made.itemsize)
+                if made.per_sample:
+                    sample += nbytes
+                else:
+                    batch += nbytes
+            self.reach(sample, batch, path)
         if kind.shares_input(params, ins, out, False):
-            self.reach(temporary, path)
             self.hold(inputs[0])
             return inputs[0]
-        nbytes = product(out) * self.sizes[None]
-        self.reach(nbytes + temporary, path)
-        return self.new(nbytes)
+        return self.new(product(out) * self.sizes[None])

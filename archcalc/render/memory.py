@@ -32,7 +32,7 @@ def plan_table(plan: MemoryPlan):
     per_image = plan.saved_per_sample_bytes
     rows = [
         ("weights", plan.weights_bytes, f"{units.grouped(plan.params)} params x {size} B"),
-        ("buffers", plan.buffers_bytes, "BN running mean and variance, int64 counters"),
+        ("buffers", plan.buffers_bytes, "non-trained state: BN statistics, index tables"),
         ("gradients", plan.gradients_bytes, "one per weight"),
         ("optimizer state", plan.optimizer_bytes, OPTIMIZER_RULES[plan.optimizer]),
         ("saved activations", plan.saved_activation_bytes,
