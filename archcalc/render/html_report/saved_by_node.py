@@ -3,7 +3,8 @@
 
 A tensor kept by two nodes (a ReLU's output that the next conv also keeps as its
 input) counts once, at the first, so the nodes' figures add up to the plan's
-``saved_activation_bytes``; BatchNorm's per-batch statistics count once per batch.
+``saved_activation_bytes``; BatchNorm's per-batch statistics count once per batch, and
+what a node keeps only at batch 1 only then.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class _CreditingWalk(memory._SavedWalk):
         super().__init__(calls, sizes)
         self.per_sample_by_path: dict[str, int] = {}
         self.per_batch_by_path: dict[str, int] = {}
+        self.batch_one_by_path: dict[str, int] = {}
 
     def keep(self, tensor: int, path: str) -> None:
         if tensor not in self.saved:
@@ -29,11 +31,21 @@ class _CreditingWalk(memory._SavedWalk):
             by_path[path] = by_path.get(path, 0) + self.bytes[tensor]
         super().keep(tensor, path)
 
+    def apply(self, path: str, inputs: list) -> int:
+        # what a node keeps only at batch 1 (the walk's ``at_batch_one``, where it has one)
+        before = getattr(self, "at_batch_one", 0)
+        output = super().apply(path, inputs)
+        extra = getattr(self, "at_batch_one", 0) - before
+        if extra:
+            self.batch_one_by_path[path] = self.batch_one_by_path.get(path, 0) + extra
+        return output
+
 
 def saved_bytes_by_node(spec, report: Report) -> dict[str, int]:
     """Node path -> bytes it saves for backward for the report's batch at its dtype."""
     walk = _CreditingWalk(report.calls, element_bytes(DEVICE, DTYPE_BYTES[report.dtype]))
     walk.run(spec.root, report.input)
-    paths = set(walk.per_sample_by_path) | set(walk.per_batch_by_path)
+    batch_one = walk.batch_one_by_path if report.batch == 1 else {}
+    paths = set(walk.per_sample_by_path) | set(walk.per_batch_by_path) | set(batch_one)
     return {path: walk.per_sample_by_path.get(path, 0) * report.batch
-            + walk.per_batch_by_path.get(path, 0) for path in paths}
+            + walk.per_batch_by_path.get(path, 0) + batch_one.get(path, 0) for path in paths}
