@@ -10,7 +10,8 @@ datasheet prints a Tensor Core figure "with sparsity" only, the dense figure is 
 it, as the same datasheets' footnotes say. A user's own profile is a YAML file:
 
     name: my-gpu
-    memory_bandwidth: 2.0e12          # bytes/s
+    memory_bandwidth: 2.0e12          # bytes/s (calibrate: as training's kernels reach it)
+    copy_bandwidth: 2.5e12            # optional: a plain copy's bytes/s (for reference)
     peak_flops: {fp32: 19.5e12, tf32: 156e12, bf16: 312e12, fp16: 312e12}
     conv_flops: {fp32: 15e12}         # optional: achieved by convolutions
     depthwise_flops: {fp32: 1e12}     # optional: achieved by depthwise convolutions
@@ -30,7 +31,7 @@ from archcalc.errors import ArchcalcError, Location
 
 DTYPES = ("fp32", "tf32", "fp16", "bf16")
 RATE_FIELDS = ("peak_flops", "conv_flops", "depthwise_flops")
-KNOWN_FIELDS = ("name", "memory_bandwidth", *RATE_FIELDS, "threads", "source",
+KNOWN_FIELDS = ("name", "memory_bandwidth", "copy_bandwidth", *RATE_FIELDS, "threads", "source",
                 "device", "measured")
 MAX_PROFILE_BYTES = 64 * 1024
 
@@ -53,6 +54,7 @@ class DeviceProfile:
     match: tuple = ()                         # regexes on torch.cuda.get_device_name
     device: str = "cuda"                      # cuda | cpu: what the figures describe
     measured: str = ""                        # when calibrate measured it
+    copy_bandwidth: float | None = None       # bytes/s of a plain copy (calibrate's reference)
 
     def peak(self, dtype: str) -> float:
         """The matmul peak for ``dtype``, or a clear error when the profile has none."""
@@ -77,6 +79,8 @@ class DeviceProfile:
         for key in ("conv_flops", "depthwise_flops"):
             if getattr(self, key):
                 data[key] = dict(getattr(self, key))
+        if self.copy_bandwidth is not None:
+            data["copy_bandwidth"] = self.copy_bandwidth
         if self.threads is not None:
             data["threads"] = self.threads
         if self.measured:
@@ -203,7 +207,11 @@ def _profile_from(data, filename: str) -> DeviceProfile:
                          rates["peak_flops"], rates.get("conv_flops", {}),
                          rates.get("depthwise_flops", {}), threads,
                          str(data.get("source", "")), device=device,
-                         measured=str(data.get("measured", "")))
+                         measured=str(data.get("measured", "")),
+                         copy_bandwidth=_positive(data["copy_bandwidth"],
+                                                  data.where_of("copy_bandwidth"),
+                                                  "copy_bandwidth")
+                         if "copy_bandwidth" in data else None)
 
 
 def _rates(data, key: str) -> dict:
@@ -237,3 +245,20 @@ def _positive(value, where, name: str) -> float:
         raise ArchcalcError(f"field {name!r} must be a positive number, not {value!r}",
                             where=where, hint="e.g. 19.5e12, or 19.5T as text")
     return number
+
+
+def default_profile_path(device: str) -> Path:
+    """Where `archcalc calibrate` saves, and `build --train` looks for, this machine's
+    measured profile: $XDG_CONFIG_HOME/archcalc/ (default ~/.config/archcalc/)."""
+    import os
+
+    base = os.environ.get("XDG_CONFIG_HOME", "").strip() or str(Path("~/.config").expanduser())
+    return Path(base) / "archcalc" / f"profile-{device}.yaml"
+
+
+def profile_yaml(profile: DeviceProfile) -> str:
+    """A profile as the YAML ``load_profile`` reads back."""
+    import yaml
+
+    header = ("# archcalc device profile: FLOP/s per dtype, memory bandwidth in bytes/s\n")
+    return header + yaml.safe_dump(profile.as_dict(), sort_keys=False)

@@ -323,6 +323,11 @@ def _conclude(run: Run, session, position, outcome, checks: list) -> TrainResult
     result.diagnosis = files.plot(history, position.step_losses)
     if history:
         display.message(f"diagnosis: {result.diagnosis}")
+        from archcalc.train.step_estimate import after_line
+
+        measured = after_line(run.prepared, history)
+        if measured:
+            display.message(measured)
     files.write_json("summary.json", result.as_dict())
     display.message(f"{outcome.status}: best validation accuracy "
                     f"{(result.best_val_acc or 0):.2%} after {position.step} steps in "

@@ -147,6 +147,9 @@ def measure(prepared: Prepared, display: Display) -> float:
     epoch = sizing.duration(sizing.epoch_seconds(per_image, train, evaluated))
     display.message(f"batch {prepared.batch_size}: {1 / per_image:,.0f} images/s measured, "
                     f"about {epoch} per epoch ({train:,} training images)")
+    from archcalc.train.step_estimate import before_line
+
+    display.message(before_line(prepared, per_image))
     return per_image
 
 

@@ -1,0 +1,180 @@
+"""`archcalc calibrate`: measure what this machine achieves, and save it as a device profile.
+
+Four workloads, each timed for its share of a few seconds with torch's current thread
+count (the one training runs with: all cores, or OMP_NUM_THREADS), the best repeat after
+a warm-up taken, as timeit advises on a busy machine:
+
+- matmul: an n x n by n x n product, 2n^3 FLOPs (the ``peak_flops`` of the profile);
+- conv: a 3x3 convolution, 64 to 64 channels on 8 x 64 x 56 x 56 (ResNet's layer1),
+  forward and backward (grad-input and grad-weight), 6 FLOPs per MAC;
+- depthwise: a 3x3 depthwise convolution on 8 x 144 x 56 x 56 (MobileNetV2's first
+  expanded blocks), forward and backward, 6 FLOPs per MAC;
+- memory bandwidth as training's elementwise kernels achieve it: a BatchNorm2d and a
+  ReLU, forward and backward, on 8 x 512 x 56 x 56 (49 MiB a tensor in fp32, above the
+  cache), with the bytes analysis/roofline.py counts for them (10 tensors' worth); and,
+  for reference, a copy between two 128 MiB tensors (STREAM's copy: read + write).
+  On this project's CPU the kernels reach a fraction of the copy's rate, and the
+  estimate uses what they reach.
+
+On CUDA the matmul is measured for fp32 (TF32 off), tf32, bf16 and fp16, and the convs
+for fp32 and bf16; on a CPU in fp32 only (what `build --train` trains in there).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import torch
+
+from archcalc.analysis.devices import DeviceProfile, profile_yaml
+from archcalc.errors import ArchcalcError
+
+
+@dataclass(frozen=True)
+class Workloads:
+    """Sizes of the measured workloads (tests use small ones)."""
+
+    matmul_n: int = 1024
+    conv: tuple = (8, 64, 56, 56)          # batch, channels, height, width; 3x3, C -> C
+    depthwise: tuple = (8, 144, 56, 56)
+    copy_elements: int = 32 * 2**20        # fp32: 128 MiB per tensor
+    norm_elements: int = 8 * 512 * 56 * 56
+
+
+SMALL = Workloads(matmul_n=128, conv=(2, 8, 16, 16), depthwise=(2, 8, 16, 16),
+                  copy_elements=2**18, norm_elements=8 * 2 * 56 * 56)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def best_seconds(run, device: torch.device, budget: float) -> float:
+    """The fastest of repeated calls of ``run`` after one warm-up, repeating until
+    ``budget`` seconds pass (at least two timed calls)."""
+    run()
+    _sync(device)
+    timings: list[float] = []
+    deadline = time.perf_counter() + budget
+    while len(timings) < 2 or time.perf_counter() < deadline:
+        started = time.perf_counter()
+        run()
+        _sync(device)
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+def matmul_rate(n: int, dtype: torch.dtype, device: torch.device, budget: float) -> float:
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    return 2 * n ** 3 / best_seconds(lambda: torch.mm(a, b), device, budget)
+
+
+def conv_rate(shape: tuple, groups_all: bool, dtype: torch.dtype, device: torch.device,
+              budget: float) -> float:
+    """FLOP/s of a 3x3 convolution's forward and backward (6 FLOPs per MAC)."""
+    batch, channels, height, width = shape
+    groups = channels if groups_all else 1
+    conv = torch.nn.Conv2d(channels, channels, 3, padding=1, groups=groups, bias=False)
+    conv = conv.to(device=device, dtype=dtype)
+    x = torch.randn(shape, device=device, dtype=dtype, requires_grad=True)
+
+    def step():
+        conv.weight.grad = x.grad = None
+        conv(x).sum().backward()
+
+    macs = batch * channels * height * width * 9 * channels // groups
+    return 6 * macs / best_seconds(step, device, budget)
+
+
+def copy_bandwidth(elements: int, device: torch.device, budget: float) -> float:
+    """Bytes/s of a copy: each element read once and written once (STREAM's copy)."""
+    source = torch.ones(elements, device=device)
+    target = torch.empty_like(source)
+    return 2 * elements * 4 / best_seconds(lambda: target.copy_(source), device, budget)
+
+
+# Bytes the roofline's model (analysis/roofline.py) counts for a BatchNorm and a ReLU on
+# N elements in training, in elements: forward, each part reads and writes N (4N);
+# backward, each part reads and writes one gradient (4N) and the BN reads its saved
+# input (N), the ReLU its saved output (N).
+NORM_ACT_ELEMENTS_MOVED = 10
+
+
+def training_bandwidth(elements: int, device: torch.device, dtype: torch.dtype,
+                       budget: float) -> float:
+    """Bytes/s that elementwise training kernels achieve: a BatchNorm2d and a ReLU,
+    forward and backward, on a (8, C, 56, 56) map of about ``elements`` elements,
+    with the bytes the roofline's model counts for them."""
+    channels = max(1, elements // (8 * 56 * 56))
+    norm = torch.nn.BatchNorm2d(channels).to(device=device, dtype=dtype)
+    x = torch.randn(8, channels, 56, 56, device=device, dtype=dtype, requires_grad=True)
+
+    def step():
+        norm.weight.grad = norm.bias.grad = x.grad = None
+        torch.relu(norm(x)).sum().backward()
+
+    moved = NORM_ACT_ELEMENTS_MOVED * x.numel() * x.element_size()
+    return moved / best_seconds(step, device, budget)
+
+
+def calibrate(device_name: str = "cpu", seconds: float = 4.0,
+              workloads: Workloads = Workloads()) -> DeviceProfile:
+    """Measure this machine (``device_name`` cpu or cuda) for about ``seconds``."""
+    if device_name == "cuda" and not torch.cuda.is_available():
+        raise ArchcalcError("--device cuda, but PyTorch sees no CUDA device",
+                            hint="calibrate the CPU with --device cpu")
+    device = torch.device(device_name)
+    if device.type == "cuda":
+        dtypes = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16,
+                  "fp16": torch.float16}
+        conv_dtypes = ("fp32", "bf16")
+        name = torch.cuda.get_device_name(device)
+    else:
+        dtypes, conv_dtypes = {"fp32": torch.float32}, ("fp32",)
+        name = f"this CPU ({torch.get_num_threads()} threads)"
+    share = seconds / (len(dtypes) + 2 * len(conv_dtypes) + 2)
+    peaks, convs, depthwise = {}, {}, {}
+    for label, dtype in dtypes.items():
+        with _tf32(label == "tf32"):
+            peaks[label] = matmul_rate(workloads.matmul_n, dtype, device, share)
+    for label in conv_dtypes:
+        with _tf32(False):
+            convs[label] = conv_rate(workloads.conv, False, dtypes[label], device, share)
+            depthwise[label] = conv_rate(workloads.depthwise, True, dtypes[label], device,
+                                         share)
+    moved = training_bandwidth(workloads.norm_elements, device, torch.float32, share)
+    return DeviceProfile(
+        name, moved, peaks, convs, depthwise,
+        copy_bandwidth=copy_bandwidth(workloads.copy_elements, device, share),
+        threads=torch.get_num_threads() if device.type == "cpu" else None,
+        source=f"archcalc calibrate, torch {torch.__version__}", device=device.type,
+        measured=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+
+
+class _tf32:
+    """TF32 matmuls and convolutions on or off for a block (CUDA only), then restored."""
+
+    def __init__(self, allowed: bool):
+        self.allowed = allowed
+        self.before = (False, False)
+
+    def __enter__(self):
+        self.before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+        torch.backends.cuda.matmul.allow_tf32 = self.allowed
+        torch.backends.cudnn.allow_tf32 = self.allowed
+        return self
+
+    def __exit__(self, *exc):
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = self.before
+
+
+def save_profile(profile: DeviceProfile, path, overwrite: bool = False) -> None:
+    """Write ``profile`` as YAML atomically; an existing file needs ``overwrite``."""
+    from archcalc.files import refuse_existing, write_text_atomic
+
+    if not overwrite:
+        refuse_existing(path, "calibrate --out")
+    write_text_atomic(path, profile_yaml(profile))
