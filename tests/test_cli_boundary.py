@@ -10,6 +10,7 @@ the real ones (/dev/full, a closed pipe, a read-only folder) run in a subprocess
 from __future__ import annotations
 
 import errno
+import json
 import os
 import subprocess
 import sys
@@ -107,7 +108,12 @@ def test_full_disk_when_writing_output(fmt):
     with open("/dev/full", "w") as full:
         done = run_archcalc("table", "vgg16", "--format", fmt, stdout=full)
     assert done.returncode == 2, done.stderr
-    assert done.stderr.startswith("error: No space left on device\n  hint: the disk is full")
+    if fmt == "json":  # under --format json the error is a JSON object with the same parts
+        error = json.loads(done.stderr)
+        assert (error["message"], error["exit_status"]) == ("No space left on device", 2)
+        assert error["hint"].startswith("the disk is full")
+    else:
+        assert done.stderr.startswith("error: No space left on device\n  hint: the disk is full")
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
 
 
