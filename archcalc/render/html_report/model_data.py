@@ -99,11 +99,18 @@ def model_data(spec, report: Report, derivations, formulas: dict | None = None) 
     }
 
 
-def symbolic_formulas(result) -> dict[str, dict]:
-    """Row path -> its output size, activations, params and MACs as formulas (per image)."""
+def symbolic_formulas(result, numeric: Report) -> dict[str, dict]:
+    """Row path -> its output size (per axis, as `explain` names them), activations,
+    params and MACs as formulas (per image). The axes are named from ``numeric``'s rows,
+    whose shapes keep their layout (ConvNeXt's channels-last maps)."""
+    from archcalc.analysis.explain import axis_names
     from archcalc.analysis.symbolic import text
 
-    return {row.path: {"output": " x ".join(text(d) for d in row.output_shape),
-                       "activations": text(row.activations), "params": text(row.params),
-                       "MACs": text(row.macs)}
-            for row in result.report.rows}
+    layouts = {row.path: row.output_shape for row in numeric.rows}
+    formulas = {}
+    for row in result.report.rows:
+        names = axis_names(layouts.get(row.path, row.output_shape))
+        formulas[row.path] = {**{name: text(d) for name, d in zip(names, row.output_shape)},
+                              "activations": text(row.activations),
+                              "params": text(row.params), "MACs": text(row.macs)}
+    return formulas

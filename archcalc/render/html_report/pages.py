@@ -22,7 +22,7 @@ def model_page(spec, *, shape=None, symbolic_shape=None, batch: int = 1, dtype: 
         from archcalc.analysis.symbolic import analyze_symbolic
 
         result = analyze_symbolic(spec, symbolic_shape, dtype=dtype, assume=assume)
-        formulas = symbolic_formulas(result)
+        formulas = symbolic_formulas(result, report)
     data = model_data(spec, report, derivations, formulas)
     if symbolic_shape is not None:
         data["symbolic_input"] = " x ".join(str(d) for d in symbolic_shape)
