@@ -94,8 +94,7 @@ def one_model(name: str, args, device, profiles: dict) -> dict:
     result = {"model": name, "input": list(shape), "batch": args.batch, "dtype": dtype,
               "measured_seconds": measured, "measured_all": times, "estimates": {}}
     for label, profile in profiles.items():
-        estimate = estimate_step(report, profile, batch=args.batch, dtype=dtype,
-                                 device=device.type)
+        estimate = estimate_step(report, profile, batch=args.batch, dtype=dtype)
         result["estimates"][label] = {
             "step_seconds": estimate.step_seconds, "forward_seconds": estimate.forward_seconds,
             "backward_seconds": estimate.backward_seconds,

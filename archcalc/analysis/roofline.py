@@ -7,11 +7,9 @@ it moves at the memory bandwidth, whichever takes longer. Arithmetic intensity i
 per byte moved; layers under the profile's ridge point (peak / bandwidth) are
 memory-bound.
 
-**FLOPs**: forward as the table counts them; backward from the exact backward counts
-(``analysis/backward.step_flops``: grad-input, grad-weight and elementwise FLOPs) when
-that module is present, otherwise 2 FLOPs per MAC for each of grad-input (when the
-input needs a gradient) and grad-weight (when the layer has weights), plus the layer's
-non-MAC forward FLOPs once more for its elementwise parts.
+**FLOPs**: forward as the table counts them; backward as ``analysis/backward.py``
+counts it (each kind's grad-input, grad-weight and elementwise FLOPs; no input gradient
+for the first weighted layer, none for frozen layers with ``frozen_until``).
 
 **Bytes moved** (per batch of B images, ``s`` bytes per element at the dtype; a row's
 input and output counted per image and times B):
@@ -20,11 +18,12 @@ input and output counted per image and times B):
   the row (a BatchNorm, an activation) reads and writes one more tensor of its size
   (of the output for ``order: post``, of the input for ``order: pre``). A view (flatten,
   a channel slice) moves nothing.
-- backward (only for layers autograd records: after the first layer with weights, or
-  with weights): reads the output's gradient, the tensors autograd saved (the layer's
-  ``saved`` rule, as ``archcalc plan`` counts them) and, when the input needs a gradient,
-  the weights; writes the input's gradient (when needed) and the weights' gradients;
-  each folded part reads and writes one more gradient of its size.
+- backward (only for layers autograd records: whose input needs a gradient, or whose
+  weights train, as analysis/backward.py decides): reads the output's gradient, the
+  tensors autograd saved (the layer's ``saved`` rule, as ``archcalc plan`` counts them)
+  and, when the input needs a gradient, the weights; writes the input's gradient (when
+  needed) and the weights' gradients (when they train); each folded part reads and
+  writes one more gradient of its size.
 - the optimizer step: reads weights and gradients, reads and writes its state, writes
   the weights: params x s x (3 + 2 x states) (SGD 3, SGD with momentum 5, Adam 7).
 
@@ -38,6 +37,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from archcalc.analysis.backward import StepRecord, step_flops
 from archcalc.analysis.devices import DeviceProfile
 from archcalc.analysis.memory import OPTIMIZER_STATES
 from archcalc.analysis.report import DTYPE_BYTES, Report
@@ -46,20 +46,6 @@ from archcalc.layers.arith import product
 from archcalc.layers.saved import element_bytes
 
 MATMUL_KINDS = ("fc", "attention", "window_attention", "patch_merging")
-
-
-@dataclass(frozen=True)
-class StepFlops:
-    """One row's FLOPs per image in a training step."""
-
-    forward: int
-    backward_input: int
-    backward_weight: int
-    backward_elementwise: int
-
-    @property
-    def backward(self) -> int:
-        return self.backward_input + self.backward_weight + self.backward_elementwise
 
 
 @dataclass(frozen=True)
@@ -175,45 +161,12 @@ def family(call) -> str:
     return "matmul" if kind.name in MATMUL_KINDS else "elementwise"
 
 
-def step_flops(report: Report) -> dict:
-    """path -> StepFlops per image: the exact backward counts where analysis/backward.py
-    provides them, else the rule of the module docstring."""
-    try:
-        from archcalc.analysis import backward  # added alongside; absent in older trees
-    except ImportError:
-        return _fallback_flops(report)
-    records = backward.step_flops(report)
-    return {record.path: StepFlops(record.forward_flops, record.backward_input_flops,
-                                   record.backward_weight_flops,
-                                   record.backward_elementwise_flops)
-            for record in records if record.path in report.calls}
-
-
-def _fallback_flops(report: Report) -> dict:
-    result = {}
-    for row, needs_grad in _rows_with_grad(report):
-        matmul = 2 * row.macs
-        result[row.path] = StepFlops(row.flops, matmul if needs_grad else 0,
-                                     matmul if row.params else 0,
-                                     row.flops - matmul if needs_grad or row.params else 0)
-    return result
-
-
-def _rows_with_grad(report: Report):
-    """(row, whether its input needs a gradient), in execution order: the images need
-    none, and everything after the first layer with weights does."""
-    seen_weights = False
-    for row in report.layers:
-        yield row, seen_weights
-        seen_weights = seen_weights or bool(row.params)
-
-
 def _fused_parts(params) -> int:
     """Elementwise parts folded into a row: a BatchNorm and an activation."""
     return int(bool(params.get("bn"))) + int(params.get("act", "none") not in ("none", None))
 
 
-def _traffic(call, row, input_needs_grad: bool, sizes: dict) -> tuple[int, int]:
+def _traffic(call, record: StepRecord, sizes: dict) -> tuple[int, int, int, int]:
     """Bytes moved, per the model in the module docstring: (forward per image, backward
     per image, forward weights, backward weights); the weights' bytes are per batch."""
     kind, params, ins, out = call
@@ -223,9 +176,9 @@ def _traffic(call, row, input_needs_grad: bool, sizes: dict) -> tuple[int, int]:
     inputs = sum(product(shape) for shape in ins)
     output = product(out)
     fused = _fused_parts(params) * (product(ins[0]) if params.get("order") == "pre" else output)
-    weights = row.params * itemsize
+    weights = kind.param_count(params, ins, out) * itemsize
     forward = (inputs + output + 2 * fused) * itemsize
-    if not (input_needs_grad or row.params):
+    if not (record.input_grad or record.weight_grad):
         return forward, 0, weights, 0
     saved = 0
     for kept in kind.saved(params, ins, out):
@@ -235,20 +188,23 @@ def _traffic(call, row, input_needs_grad: bool, sizes: dict) -> tuple[int, int]:
             saved += output * itemsize
         elif kept.per_sample:
             saved += kept.elements * sizes.get(kept.itemsize, kept.itemsize)
-    grad_in = inputs if input_needs_grad else 0
+    grad_in = inputs if record.input_grad else 0
     backward = (output + grad_in + 2 * fused) * itemsize + saved
-    backward_weights = weights * (2 if input_needs_grad else 1)  # read (grad-input), write
-    return forward, backward, weights, backward_weights if row.params else 0
+    # the weights are read for the input's gradient and their gradients written
+    backward_weights = weights * (int(record.input_grad) + int(record.weight_grad))
+    return forward, backward, weights, backward_weights
 
 
 def estimate_step(report: Report, profile: DeviceProfile, *, batch: int | None = None,
                   dtype: str | None = None, optimizer: str = "sgd-momentum",
-                  device: str | None = None) -> StepEstimate:
+                  frozen_until: str | None = None) -> StepEstimate:
     """The roofline estimate of one training step of ``report``'s network.
 
     ``dtype`` is the arithmetic's (and the tensors') dtype: fp32, tf32 (fp32 tensors
     on tensor cores), bf16 or fp16; default the report's. ``batch`` defaults to the
-    report's; ``device`` (cuda or cpu) picks the element sizes of saved statistics."""
+    report's; the profile's device (cuda or cpu) picks the element sizes of saved
+    statistics and masks; ``frozen_until``: a node's path, it and every row before it
+    do not train (their weights get no gradient and no optimizer state)."""
     batch = int(report.batch if batch is None else batch)
     dtype = dtype or report.dtype
     if batch < 1:
@@ -258,20 +214,23 @@ def estimate_step(report: Report, profile: DeviceProfile, *, batch: int | None =
                             hint=f"one of {', '.join(OPTIMIZER_STATES)}")
     profile.peak(dtype)  # a profile without this dtype is refused before any work
     itemsize = DTYPE_BYTES["fp32" if dtype == "tf32" else dtype]
-    sizes = element_bytes(device or profile.device, itemsize)
-    flops = step_flops(report)
+    sizes = element_bytes(profile.device, itemsize)
+    records = step_flops(report, frozen_until)[1:]  # the first is the input row
     layers = []
-    for row, needs_grad in _rows_with_grad(report):
+    trained_params = 0
+    for row, record in zip(report.layers, records):
         call = report.calls[row.path]
-        counts = flops.get(row.path, StepFlops(row.flops, 0, 0, 0))
-        forward, backward, weights, backward_weights = _traffic(call, row, needs_grad, sizes)
+        forward, backward, weights, backward_weights = _traffic(call, record, sizes)
+        trained_params += row.params if record.weight_grad else 0
         rate = profile.rate(family(call), dtype)
+        backward_flops = record.backward_input_flops + record.backward_weight_flops + \
+            record.backward_elementwise_flops
         layers.append(_layer_time(row, family(call), rate, profile.memory_bandwidth,
-                                  (counts.forward * batch, counts.backward * batch),
+                                  (record.forward_flops * batch, backward_flops * batch),
                                   (forward * batch + weights,
                                    backward * batch + backward_weights)))
     states = OPTIMIZER_STATES[optimizer]
-    optimizer_bytes = report.totals["params"] * itemsize * (3 + 2 * states)
+    optimizer_bytes = trained_params * itemsize * (3 + 2 * states)
     return StepEstimate(report.name, batch, dtype, optimizer, profile, layers,
                         optimizer_bytes)
 

@@ -40,7 +40,20 @@ def estimate(prepared):
     optimizer = "adam" if prepared.config.optimizer == "adam" else "sgd-momentum"
     return estimate_step(prepared.report, profile, batch=prepared.batch_size,
                          dtype="bf16" if prepared.amp else "fp32", optimizer=optimizer,
-                         device=prepared.device.type)
+                         frozen_until=_frozen_until(prepared))
+
+
+def _frozen_until(prepared) -> str | None:
+    """With --finetune head, the last row before the head: it and all before it stay."""
+    if prepared.config.finetune_mode != "head":
+        return None
+    head = prepared.head_path
+    before = None
+    for row in prepared.report.layers:
+        if row.path == head or row.path.startswith(head + "."):
+            return before
+        before = row.path
+    return None
 
 
 def before_line(prepared, measured_per_image: float) -> str:
