@@ -31,6 +31,8 @@ COMMANDS = {
     "verify": ("archcalc.cli.cmd_verify",
                "Build, run once, compare with fvcore, FlopCounterMode and hooks."),
     "build": ("archcalc.cli.cmd_build", "Build the spec as a PyTorch module; load/save weights."),
+    "import": ("archcalc.cli.cmd_import",
+               "Import a PyTorch module (torchvision, module:attr, file.py:attr) as a spec."),
     "babysit": ("archcalc.cli.cmd_babysit", "The lecture's babysitting checks, before training."),
     "search": ("archcalc.cli.cmd_search",
                "Coarse-to-fine random hyperparameter search on an Optuna store."),
