@@ -42,7 +42,8 @@ COMMANDS = {
 class LazyGroup(click.Group):
     """Imports a command's module only when that command runs, so start-up stays fast;
     the one error boundary: an ArchcalcError is one message on stderr and exit status 2,
-    and so is every other failure (cli/failures.py says which status each gets)."""
+    and so is every other failure (cli/failures.py says which status each gets); under
+    --format json that message is one JSON object with the text's parts (cli/problems.py)."""
 
     def list_commands(self, ctx):
         return list(COMMANDS)
