@@ -25,6 +25,18 @@ COSTS = {
 }
 
 
+# matplotlib's tab10 colours by name, for the bar colours `archcalc plot` gives each kind
+TAB_COLOURS = {"tab:blue": "#1f77b4", "tab:orange": "#ff7f0e", "tab:gray": "#7f7f7f",
+               "tab:green": "#2ca02c", "tab:purple": "#9467bd", "tab:olive": "#bcbd22"}
+
+
+def kind_colours(kinds) -> dict[str, str]:
+    """Kind -> bar colour, as render/plots.py colours its bars (the one table there)."""
+    from archcalc.render.plots import KIND_COLOURS, OTHER_COLOUR
+
+    return {kind: TAB_COLOURS[KIND_COLOURS.get(kind, OTHER_COLOUR)] for kind in sorted(kinds)}
+
+
 def derivation_lines(derivation) -> list[str]:
     """One layer as `archcalc explain` prints it (cli/cmd_explain.py, rich format)."""
     lines = [f"{derivation.path} ({derivation.kind})"]
@@ -83,6 +95,7 @@ def model_data(spec, report: Report, derivations, formulas: dict | None = None) 
         "headers": list(HEADERS),
         "rows": [_cells(row, report) for row in report.rows],
         "kinds": [row.kind for row in report.rows],
+        "kind_colours": kind_colours({row.kind for row in report.rows}),
         "footer": _total_cells(report),
         "values": values,
         "saved_texts": [units.size_bytes(v) for v in values["saved"]],

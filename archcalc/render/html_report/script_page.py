@@ -234,28 +234,42 @@ function applyFilter() {
 }
 
 function barChart(title, values, maxText, pick) {
-  const W = 960, H = 130, top = 18, n = values.length, bw = W / n;
+  // one path per bar colour (the kinds' colours of `archcalc plot`)
+  const W = 960, H = 130, top = 18, n = values.length, bw = W / n, m = st.model;
   const largest = Math.max(...values), total = values.reduce((s, v) => s + v, 0);
   const e = svg("svg", {"class": "chart", width: W, height: H + top + 4,
                         viewBox: `0 0 ${W} ${H + top + 4}`});
-  let d = "";
+  const paths = {};
+  const w = Math.max(bw * 0.85, 0.3).toFixed(2);
   values.forEach((v, i) => {
     if (v > 0 && largest > 0) {
       const h = Math.max(0.5, H * v / largest).toFixed(2);
-      const w = Math.max(bw * 0.85, 0.3).toFixed(2);
-      d += `M${(i * bw).toFixed(2)},${top + H}v-${h}h${w}v${h}z`;
+      const colour = m.kind_colours[m.kinds[i]];
+      const bar = `M${(i * bw).toFixed(2)},${top + H}v-${h}h${w}v${h}z`;
+      paths[colour] = (paths[colour] || "") + bar;
     }
   });
-  e.appendChild(svg("path", {"class": "bars", d}));
+  for (const colour in paths) e.appendChild(svg("path", {fill: colour, d: paths[colour]}));
   const at = values.indexOf(largest);
   const share = total ? Math.round(100 * largest / total) : 0;
   e.appendChild(svg("text", {x: 4, y: 12},
-    `${title}: largest ${st.model.rows[at][0]}, ${share}% of the total (axis top ${maxText})`));
+    `${title}: largest ${m.rows[at][0]}, ${share}% of the total (axis top ${maxText})`));
   e.addEventListener("click", ev => {
     const r = e.getBoundingClientRect();
     pick(Math.min(n - 1, Math.floor((ev.clientX - r.left) / r.width * n)));
   });
   return e;
+}
+
+function kindLegend() {
+  const p = html("p", "bar colours: ", "caption");
+  const m = st.model;
+  for (const kind in m.kind_colours) {
+    const swatch = html("span", "\u25a0 ");
+    swatch.style.color = m.kind_colours[kind];  // CSSOM, allowed by the page's policy
+    p.append(swatch, kind + "  ");
+  }
+  return p;
 }
 
 function lineChart(title, series, labels) {
@@ -282,6 +296,7 @@ function drawCharts() {
   const m = st.model, box = document.getElementById("charts");
   const pick = r => select(r, true);
   box.replaceChildren(
+    kindLegend(),
     barChart("activation memory", m.values.memory, m.chart_labels.memory, pick),
     barChart("params", m.values.params, m.chart_labels.params, pick),
     barChart("MACs", m.values.macs, m.chart_labels.macs, pick),

@@ -41,7 +41,6 @@ table.layers tfoot td { font-weight: 600; border-top: 2px solid #9aa7b4; }
 #table-box { max-height: 60vh; overflow: auto; border: 1px solid #d0d7de; }
 .chart { display: block; margin: 4px 0 10px; background: #fff; border: 1px solid #e3e7eb; }
 .chart.small { display: inline-block; margin-right: 8px; }
-.chart .bars { fill: #4a7ab0; }
 .chart .line1 { fill: none; stroke: #4a7ab0; stroke-width: 1.5; }
 .chart .line2 { fill: none; stroke: #d9822b; stroke-width: 1.5; }
 .caption { font-size: 12px; color: #4a5a6a; }
