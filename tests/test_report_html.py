@@ -273,6 +273,23 @@ def test_groups_collapse_and_the_table_sorts_and_filters(browser, run_cli, tmp_p
         " r => r.cells[6].textContent)"))
 
 
+def test_charts_show_the_lectures_point(browser, run_cli, tmp_path):
+    """VGG16, as `archcalc plot` shows it: the first convs hold the most memory
+    (conv1.0: 21%), fc6 holds 74% of the parameters; a params bar for each of the 13
+    convs and 3 fc layers, in their kinds' two colours."""
+    out = tmp_path / "vgg16.html"
+    assert run_cli("report", "vgg16", "--out", out).exit_code == 0
+    browser.open(out)
+    titles = browser.evaluate("Array.from(document.querySelectorAll('#charts svg text'),"
+                              " t => t.textContent)")
+    assert titles[0].startswith("activation memory: largest conv1.0, 21% of the total")
+    assert titles[1].startswith("params: largest fc6, 74% of the total")
+    paths = browser.evaluate("Array.from(Array.from(document.querySelectorAll('#charts svg'))"
+                             "[1].querySelectorAll('path'), p => p.getAttribute('d'))")
+    assert len(paths) == 2 and sum(d.count("M") for d in paths) == 13 + 3
+    assert "forward activations (blue) reach 60.95 MB" in titles[3]
+
+
 def test_hostile_text_runs_no_script_in_the_browser(browser, run_cli, tmp_path):
     spec = tmp_path / "hostile.yaml"
     spec.write_text(HOSTILE)
