@@ -84,6 +84,7 @@ def test_the_whole_zoo_compared_validates(validator):
 @pytest.mark.parametrize("args", [
     ("table", "resnet50", "--depth", "2", "--batch", "3", "--dtype", "fp16"),
     ("table", "alexnet", "--input", "3x320x320"),
+    ("table", "resnet18", "--convention", "fvcore"),
     ("plan", "resnet18", "--memory", "8GiB", "--optimizer", "adam", "--batch", "4"),
     ("compare", "resnet18", "mobilenet_v2", "--input", "3x64x64", "--dtype", "bf16"),
 ])
