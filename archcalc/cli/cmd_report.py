@@ -6,15 +6,22 @@ from pathlib import Path
 import click
 
 from archcalc.cli import console
-from archcalc.cli.options import dtype_option, expand_path, parse_batch, parse_input
+from archcalc.cli.options import (
+    complete_spec,
+    dtype_option,
+    expand_path,
+    parse_batch,
+    parse_input,
+)
 
 COST_CHOICES = ("macs", "params", "memory", "saved")
 
 
 @click.command("report")
-@click.argument("specs", metavar="NAME|PATH...", nargs=-1, required=True)
+@click.argument("specs", metavar="NAME|PATH...", nargs=-1, required=True,
+                shell_complete=complete_spec)
 @click.option("--out", "out_file", required=True, metavar="FILE.html",
-              help="the page to write (.html or .htm)")
+              type=click.Path(dir_okay=False), help="the page to write (.html or .htm)")
 @click.option("--input", "input_text", metavar="CxHxW",
               help="analyse at this size; letters (3xHxW) keep the spec's own size for the "
                    "numbers and add each node's formulas in H and W")
