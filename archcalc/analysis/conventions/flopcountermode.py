@@ -39,7 +39,9 @@ CONVENTION = ToolConvention(
     summary="2 FLOPs per conv and linear MAC without bias, nothing else; attention 0 at "
             "inference (its fused fast path has no formula; with an odd head count, its "
             "projections).",
-    rules={"Conv2d": _twice_macs, "Linear": _twice_macs, "MultiheadAttention": _attention},
+    rules={"Conv2d": _twice_macs, "Linear": _twice_macs, "MultiheadAttention": _attention,
+           # addmm for qkv and proj, bmm for both products: all of them
+           "ShiftedWindowAttention": _twice_macs},
     zero_ops=("ReLU", "ReLU6", "Tanh", "Sigmoid", "Hardsigmoid", "Hardswish", "SiLU", "GELU",
               "MaxPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
               "BatchNorm2d", "BatchNorm1d", "LayerNorm", "LayerNorm2d", "LocalResponseNorm",

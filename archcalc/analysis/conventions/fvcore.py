@@ -53,6 +53,8 @@ CONVENTION = ToolConvention(
         "LayerNorm": _layer_norm, "LayerNorm2d": _layer_norm,
         "AdaptiveAvgPool2d": _adaptive_avg,
         "MultiheadAttention": _attention,
+        # F.linear (qkv, proj) and two aten::matmul: every product, archcalc's MACs
+        "ShiftedWindowAttention": _macs,
     },
     zero_ops=("ReLU", "ReLU6", "Tanh", "Sigmoid", "Hardsigmoid", "Hardswish", "SiLU", "GELU",
               "MaxPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "LocalResponseNorm",

@@ -37,7 +37,7 @@ class Part:
     macs: int = 0  # products of a conv, linear or attention, bias excluded (archcalc's)
     weights: int = 0  # elements of the parameter named ``weight``
     biases: int = 0  # elements of the parameter named ``bias``
-    positions: int = 1  # a conv's output pixels H*W; a linear's rows (tokens)
+    positions: int = 1  # a conv's output pixels H*W; a linear's rows; attention's windows
     windows: int = 0  # avg pools: the sum of their window sizes; LRN: its padded map
     heads: int = 0  # attention: heads, tokens L, width D
     length: int = 0
@@ -51,12 +51,16 @@ class UnknownKind(ArchcalcError):
 # --- helpers --------------------------------------------------------------------------
 
 
-def _act(name: str, elements) -> list[Part]:
+def _kind(name: str):
     from archcalc.layers.registry import get_kind
 
+    return get_kind(name)
+
+
+def _act(name: str, elements) -> list[Part]:
     if name == "none":
         return []
-    return [Part(get_kind(name).module, inputs=elements, outputs=elements)]  # type: ignore
+    return [Part(_kind(name).module, inputs=elements, outputs=elements)]  # type: ignore
 
 
 def _conv2d(cin, cout, kernel, groups, bias, out_hw) -> Part:
@@ -192,6 +196,18 @@ def _attention(p, ins, out) -> list[Part]:
                  heads=p.heads, length=length, dim=dim)]
 
 
+def _window_attention(p, ins, out) -> list[Part]:
+    # torchvision's ShiftedWindowAttention: forward calls shifted_window_attention with its
+    # qkv and proj weights (F.linear; the child Linear modules never run), q.matmul(k^T),
+    # softmax, attn.matmul(v), on nW windows of L = w*w tokens of C channels
+    kind = _kind("window_attention")
+    rows, cols = kind._grid(p, ins)
+    channels = ins[0][2]
+    return [Part("ShiftedWindowAttention", inputs=product(ins[0]), outputs=product(out),
+                 macs=kind.macs(p, ins, out), positions=rows * cols, heads=p.heads,
+                 length=p.window * p.window, dim=channels)]
+
+
 def _patch_merging(p, ins, out) -> list[Part]:
     # torchvision's PatchMerging: pad, four strided slices, cat (4C), norm, reduction
     height, width, channels = out
@@ -232,6 +248,7 @@ _DECOMPOSE: dict[str, Callable] = {
     "layer_scale": _layer_scale,
     "attention": _attention,
     "patch_merging": _patch_merging,
+    "window_attention": _window_attention,
     "dropout": _single("Dropout"),
     "stochastic_depth": _single("StochasticDepth"),  # the identity at inference
     "flatten": _single("Flatten"),

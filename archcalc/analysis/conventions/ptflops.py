@@ -53,6 +53,14 @@ def _lrn(part) -> int:
     return 3 * part.inputs + part.windows
 
 
+def _window_attention(part) -> int:
+    # torchvision's shifted_window_attention: F.linear is not wrapped, so qkv and proj
+    # count 0; the wrapped Tensor.matmul counts q @ k^T and attn @ v (L*L*C per window
+    # each), the wrapped F.softmax one per score (heads*L*L per window)
+    length = part.length
+    return part.positions * (2 * length * length * part.dim + part.heads * length * length)
+
+
 def printed(total: int) -> str:
     """``flops_to_string`` with its defaults (units None, precision 2)."""
     for unit, scale in (("GMac", 10**9), ("MMac", 10**6), ("KMac", 10**3)):
@@ -79,6 +87,7 @@ CONVENTION = ToolConvention(
         "BatchNorm2d": _batch_norm, "BatchNorm1d": _batch_norm,
         "LayerNorm": _layer_norm,
         "LocalResponseNorm": _lrn,
+        "ShiftedWindowAttention": _window_attention,
     },
     # not in its tables, and no wrapped function inside: Sigmoid, Tanh, Hardswish and
     # Hardsigmoid (torch.sigmoid, torch.tanh, F.hardswish, F.hardsigmoid); torchvision's

@@ -58,6 +58,8 @@ CONVENTION = ToolConvention(
         "LayerNorm": _norm, "LayerNorm2d": _norm,  # LayerNorm2d by its base class
         "AvgPool2d": _avg_pool, "AdaptiveAvgPool2d": _avg_pool,
         "MultiheadAttention": _attention,
+        # no module rule, so its functional counter sees F.linear and both Tensor.matmul
+        "ShiftedWindowAttention": _macs,
     },
     zero_ops=("ReLU", "ReLU6", "MaxPool2d", "AdaptiveMaxPool2d", "Dropout", "Flatten",
               # no rule at all: counted as nothing

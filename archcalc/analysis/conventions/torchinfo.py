@@ -51,6 +51,8 @@ CONVENTION = ToolConvention(
         "LayerNorm": _per_image, "LayerNorm2d": _per_image,
         # not a leaf (it holds out_proj, which its forward calls functionally): nothing
         "MultiheadAttention": _zero,
+        # not a leaf either (qkv and proj are children its forward never calls)
+        "ShiftedWindowAttention": _zero,
         # parameters not named weight or bias (layer_scale, class_token, pos_embedding)
         "LayerScale": _zero,
     },
