@@ -16,7 +16,7 @@ from __future__ import annotations
 from archcalc.errors import SpecError
 from archcalc.layers.arith import ceildiv, require, select
 from archcalc.layers.layout import TO_CHANNELS_LAST
-from archcalc.layers.registry import LayerKind, Param, register
+from archcalc.layers.registry import Backward, LayerKind, Param, register
 from archcalc.layers.saved import Saved, internal
 from archcalc.layers.windows import channels_last_map
 
@@ -98,6 +98,24 @@ class WindowAttention(LayerKind):
     def activations(self, p, ins, out):
         height, width, channels = out
         return height * width * channels
+
+    def backward(self, p, ins, out, input_grad, weight_grad):
+        """Per window, as ``attention``'s rule: the weights' 4*L*C*C MACs when it trains;
+        qkv's input gradient 3*L*C*C when the input needs one; whenever a gradient enters,
+        both operands of Q K^T and of the weighted sum (4*L*L*C) and proj's input (L*C*C).
+        Elementwise where a gradient enters: 4 per score (the softmax's gradient) and L*C
+        (q's scale); when it trains, the biases' 4*L*C and the position bias's heads*L*L
+        (summed over the windows). Padding, roll and partition pass copies (0)."""
+        rows, cols = self._grid(p, ins)
+        length, channels, entered = p.window * p.window, ins[0][2], input_grad or weight_grad
+        inner = length * channels * channels + 4 * length * length * channels
+        scores = p.heads * length * length
+        return Backward(
+            rows * cols * ((3 * length * channels * channels if input_grad else 0)
+                           + (inner if entered else 0)),
+            rows * cols * 4 * length * channels * channels if weight_grad else 0,
+            rows * cols * ((4 * scores + length * channels if entered else 0)
+                           + (4 * length * channels + scores if weight_grad else 0)))
 
     def saved(self, p, ins, out):
         rows, cols = self._grid(p, ins)
