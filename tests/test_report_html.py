@@ -298,6 +298,9 @@ def test_hostile_text_runs_no_script_in_the_browser(browser, run_cli, tmp_path):
     browser.open(out)
     assert browser.evaluate("document.body.dataset.ready") == "1"
     assert browser.evaluate("window.pwned === undefined")
+    assert browser.evaluate("performance.getEntriesByType('resource').length") == 0
+    assert "https://example.com/x.png" in browser.evaluate(
+        "document.getElementById('model-source').textContent")  # shown, not fetched
     assert browser.evaluate("document.getElementById('model-title').textContent") \
         .startswith("</script><script>window.pwned=1</script>")
 
