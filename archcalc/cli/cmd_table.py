@@ -29,6 +29,8 @@ class TableOptions:
     fmt: str
     paper: bool
     convention: str = "archcalc"
+    training_pass: str = "forward"
+    freeze_until: str | None = None
 
 
 @click.command("table")
@@ -51,7 +53,15 @@ class TableOptions:
               show_default=True,
               help="count as that tool prints it for the built module (which layers, MACs or "
                    "FLOPs, bias, norms, activations), beside archcalc's MACs")
-def command(spec, input_text, batch, assume, dtype, depth, fmt, paper, convention):
+@click.option("--pass", "training_pass", type=click.Choice(("forward", "backward", "step")),
+              default="forward", show_default=True,
+              help="forward: the forward pass; backward: each row's input-gradient, "
+                   "weight-gradient and elementwise FLOPs; step: forward + backward FLOPs")
+@click.option("--freeze-until", metavar="NODE", default=None,
+              help="with --pass backward|step: NODE and every row before it keep their "
+                   "weights fixed (fine-tuning what follows)")
+def command(spec, input_text, batch, assume, dtype, depth, fmt, paper, convention,
+            training_pass, freeze_until):
     """Per-layer output shape, activation elements and bytes, params, MACs and
     receptive field of NAME|PATH, with totals.
 
@@ -60,8 +70,11 @@ def command(spec, input_text, batch, assume, dtype, depth, fmt, paper, conventio
     from archcalc.analysis.shape_text import names_symbol
     from archcalc.spec.loader import load_spec
 
-    options = TableOptions(input_text, batch, assume, dtype, depth, fmt, paper, convention)
+    options = TableOptions(input_text, batch, assume, dtype, depth, fmt, paper, convention,
+                           training_pass, freeze_until)
     loaded = load_spec(spec)
+    if training_pass != "forward" or freeze_until is not None:
+        return _training(loaded, options)
     if convention != "archcalc":
         return _convention(loaded, options)
     if paper:
@@ -99,6 +112,37 @@ def _numeric(loaded, options: TableOptions) -> None:
         console.out().print(rich_table(report, _title(loaded)))
         if loaded.source:
             console.out().print(f"source: {loaded.source}", markup=False)
+
+
+def _training(loaded, options: TableOptions) -> None:
+    """--pass backward|step: the training step's FLOPs per row (analysis/backward.py)."""
+    from archcalc.analysis.backward import folded_records, step_flops
+    from archcalc.analysis.limits import analyze_explained
+    from archcalc.analysis.shape_text import names_symbol
+    from archcalc.render import export, tables
+
+    if options.training_pass == "forward" or options.paper or options.assume or \
+            options.convention != "archcalc" or names_symbol(options.input_text) or \
+            names_symbol(options.batch):
+        raise click.UsageError("--pass backward|step (and --freeze-until, which needs one) "
+                               "counts numbers: give a numeric --input and --batch, without "
+                               "--paper, --assume or --convention")
+    report = analyze_explained(loaded, parse_input(options.input_text),
+                               batch=parse_batch(options.batch), dtype=options.dtype)
+    records = folded_records(step_flops(report, options.freeze_until), options.depth)
+    report = report.folded(options.depth)
+    if options.fmt == "json":
+        console.print_text(json.dumps(export.step_report_dict(report, records, loaded),
+                                      indent=2))
+    elif options.fmt == "csv":
+        console.print_text(export.step_report_csv(report, records))
+    elif options.fmt == "markdown":
+        console.print_text(tables.step_markdown_table(report, records, options.training_pass,
+                                                      options.freeze_until))
+    else:
+        console.out().print(tables.step_rich_table(
+            report, records, options.training_pass,
+            f"{_title(loaded)}, {options.training_pass} pass", options.freeze_until))
 
 
 def _convention(loaded, options: TableOptions) -> None:

@@ -119,3 +119,48 @@ def report_csv(report: Report) -> str:
     writer.writerow(["total", report.name, None, *output, *[None] * (axes - len(output)),
                      *(totals[key] for key in _FIGURES), *[None] * len(_FIELD)])
     return buffer.getvalue()
+
+
+# --- training passes (`table --pass backward|step`): analysis/backward.py's records -----
+
+STEP_COLUMNS = ("forward_flops", "backward_input_flops", "backward_weight_flops",
+                "backward_elementwise_flops", "backward_flops", "step_flops")
+
+
+def _step_figures(record, batch) -> dict:
+    """A record's FLOPs for the batch, and which gradients it computes (1 or 0: the
+    table document's rows take numeric columns only)."""
+    data = {key: _number(getattr(record, key) * batch) for key in STEP_COLUMNS}
+    data.update(input_grad=int(record.input_grad), weight_grad=int(record.weight_grad))
+    return data
+
+
+def step_report_dict(report: Report, records, spec=None) -> dict:
+    """`table --pass backward|step --format json`: the table document, each row and the
+    totals with the training step's FLOPs for the batch (``STEP_COLUMNS``)."""
+    from archcalc.analysis.backward import step_totals
+
+    data = report_dict(report, spec)
+    for row, record in zip(data["layers"], records):
+        row.update(_step_figures(record, report.batch))
+    data["totals"].update({key: _number(value) for key, value
+                           in step_totals(records, report.batch).items()})
+    return data
+
+
+def step_report_csv(report: Report, records) -> str:
+    """The CSV of `table --pass backward|step`: the forward CSV's columns, then the step's
+    FLOPs for the batch and which gradients each row computes."""
+    from archcalc.analysis.backward import step_totals
+
+    rows = list(csv.reader(io.StringIO(report_csv(report))))
+    extra = [*STEP_COLUMNS, "input_grad", "weight_grad"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*rows[0], *extra])
+    for values, record in zip(rows[1:], records):
+        figures = _step_figures(record, report.batch)
+        writer.writerow([*values, *(figures[key] for key in extra)])
+    totals = step_totals(records, report.batch)
+    writer.writerow([*rows[-1], *(_number(totals[key]) for key in STEP_COLUMNS), None, None])
+    return buffer.getvalue()

@@ -39,7 +39,87 @@ def caption(report: Report) -> str:
 
 def rich_table(report: Report, title: str | None = None):
     """The per-layer table as a rich renderable (print it on a rich Console)."""
-    return _LayerTable(report, title or report.name)
+    cells = [_cells(row, report) for row in report.rows]
+    return _LayerTable(title or report.name, HEADERS, cells, _total_cells(report),
+                       caption(report))
+
+
+# --- training passes (`table --pass backward|step`): analysis/backward.py's records -----
+
+STEP_HEADERS = {
+    "backward": ("layer", "kind", "output (CxHxW)", "params", "gradients",
+                 "input grad FLOPs", "weight grad FLOPs", "elementwise FLOPs",
+                 "backward FLOPs"),
+    "step": ("layer", "kind", "output (CxHxW)", "params", "gradients", "forward FLOPs",
+             "backward FLOPs", "step FLOPs"),
+}
+
+
+def _gradients(record) -> str:
+    """Which gradients a row computes: of its input, of its weights."""
+    named = [name for name, computed in (("input", record.input_grad),
+                                          ("weights", record.weight_grad)) if computed]
+    return " + ".join(named) or "none"
+
+
+def _step_figures(record, training_pass: str, batch) -> list[str]:
+    if training_pass == "backward":
+        figures = [record.backward_input_flops, record.backward_weight_flops,
+                   record.backward_elementwise_flops, record.backward_flops]
+    else:
+        figures = [record.forward_flops, record.backward_flops, record.step_flops]
+    return [units.grouped(value * batch) for value in figures]
+
+
+def _step_cells(report: Report, records, training_pass: str) -> list[list[str]]:
+    return [[cell(row.path), cell(row.kind), units.shape(row.output_shape),
+             units.grouped(row.params), _gradients(record) if index else "",
+             *_step_figures(record, training_pass, report.batch)]
+            for index, (row, record) in enumerate(zip(report.rows, records))]
+
+
+def _step_total_cells(report: Report, totals: dict, training_pass: str) -> list[str]:
+    keys = ("backward_input_flops", "backward_weight_flops", "backward_elementwise_flops",
+            "backward_flops") if training_pass == "backward" else \
+        ("forward_flops", "backward_flops", "step_flops")
+    return ["total", "", units.shape(report.output), units.grouped(report.totals["params"]),
+            "", *(units.grouped(totals[key]) for key in keys)]
+
+
+def step_caption(report: Report, totals: dict, frozen_until: str | None) -> str:
+    """What the training-pass table counts; ``totals``: analysis/backward.step_totals."""
+    frozen = f"; weights fixed up to and including {frozen_until}" if frozen_until else ""
+    return (f"{report.name} at {units.shape(report.input)}, batch {report.batch}, one "
+            f"training step: forward {units.si(totals['forward_flops'])} FLOPs, backward "
+            f"{units.si(totals['backward_flops'])} (input gradients "
+            f"{units.si(totals['backward_input_flops'])}, weight gradients "
+            f"{units.si(totals['backward_weight_flops'])}, elementwise "
+            f"{units.si(totals['backward_elementwise_flops'])}){frozen}. Gradient FLOPs are "
+            "2 per MAC of the matmul-type work (what FlopCounterMode counts); elementwise by "
+            "each kind's rule. The images need no gradient.")
+
+
+def step_rich_table(report: Report, records, training_pass: str, title: str,
+                    frozen_until: str | None = None):
+    """``table --pass backward|step``: ``records`` from analysis/backward.py, one per row."""
+    from archcalc.analysis.backward import step_totals
+
+    totals = step_totals(records, report.batch)
+    return _LayerTable(title, STEP_HEADERS[training_pass],
+                       _step_cells(report, records, training_pass),
+                       _step_total_cells(report, totals, training_pass),
+                       step_caption(report, totals, frozen_until))
+
+
+def step_markdown_table(report: Report, records, training_pass: str,
+                        frozen_until: str | None = None) -> str:
+    from archcalc.analysis.backward import step_totals
+
+    totals = step_totals(records, report.batch)
+    return _markdown(STEP_HEADERS[training_pass],
+                     _step_cells(report, records, training_pass)
+                     + [_step_total_cells(report, totals, training_pass)],
+                     step_caption(report, totals, frozen_until))
 
 
 class _LayerTable:
@@ -49,16 +129,16 @@ class _LayerTable:
     rows of preact_resnet1001 against 0.09 s stacked. A console too narrow for the
     table gets one rich row per layer, so that numbers wrap instead of being cut."""
 
-    def __init__(self, report: Report, title: str):
-        self.report, self.title = report, title
+    def __init__(self, title: str, headers, cells, footer, caption_text: str):
+        self.title, self.headers, self.cells, self.footer = title, headers, cells, footer
+        self.caption = caption_text
 
     def __rich_console__(self, console, options):
         from rich.cells import cell_len
 
-        cells = [_cells(row, self.report) for row in self.report.rows]
-        footer = _total_cells(self.report)
+        cells, footer = self.cells, self.footer
         widths = [max(cell_len(text) for text in column)
-                  for column in zip(HEADERS, footer, *cells)]
+                  for column in zip(self.headers, footer, *cells)]
         # each column has one space of padding either side and a border after it
         fits = sum(widths) + 3 * len(widths) + 1 <= options.max_width
         yield self._table(cells, footer, widths if fits else None)
@@ -66,9 +146,9 @@ class _LayerTable:
     def _table(self, cells, footer, stacked_widths):
         from rich.table import Table
 
-        table = Table(title=self.title, caption=caption(self.report), show_footer=True,
+        table = Table(title=self.title, caption=self.caption, show_footer=True,
                       caption_justify="left", header_style="bold")
-        for index, header in enumerate(HEADERS):
+        for index, header in enumerate(self.headers):
             numeric = index >= 3
             table.add_column(header, footer=footer[index],
                              justify="right" if numeric else "left",
@@ -110,8 +190,13 @@ class _AlignedLines:
 
 
 def markdown_table(report: Report) -> str:
-    lines = ["| " + " | ".join(HEADERS) + " |",
-             "|" + "|".join("---:" if i >= 3 else "---" for i in range(len(HEADERS))) + "|"]
-    for cells in [_cells(row, report) for row in report.rows] + [_total_cells(report)]:
+    return _markdown(HEADERS, [_cells(row, report) for row in report.rows]
+                     + [_total_cells(report)], caption(report))
+
+
+def _markdown(headers, rows, caption_text: str) -> str:
+    lines = ["| " + " | ".join(headers) + " |",
+             "|" + "|".join("---:" if i >= 3 else "---" for i in range(len(headers))) + "|"]
+    for cells in rows:
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n\n" + caption(report) + "\n"
+    return "\n".join(lines) + "\n\n" + caption_text + "\n"
