@@ -1,0 +1,121 @@
+"""Round trip: a user's module written here, and a few small torchvision models, import
+to specs that `archcalc build` turns back into modules computing the same outputs with
+the original state dict; the torchvision layout export loads strictly into the original.
+
+The oracle is the original module itself (its forward on the same input), never the
+importer's own figures.
+"""
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+torchvision = pytest.importorskip("torchvision")
+
+import torch.nn.functional as F  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+from torch import nn  # noqa: E402
+
+from archcalc.cli.main import main  # noqa: E402
+from archcalc.importer import import_source  # noqa: E402
+from archcalc.spec.loader import load_spec  # noqa: E402
+from archcalc.torchgraph.builder import build_module  # noqa: E402
+from archcalc.torchgraph.weights import load_weights, save_atomic, to_layout  # noqa: E402
+
+
+class ConvUnit(nn.Module):
+    """A custom module wrapping a conv (and its BN), called with a functional ReLU."""
+
+    def __init__(self, cin, cout, stride=1):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+
+    def forward(self, x):
+        return F.relu(self.bn(self.conv(x)))
+
+
+class UserNet(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        self.stem = ConvUnit(3, 8)
+        self.left = ConvUnit(8, 8)
+        self.right = nn.Conv2d(8, 4, 1)
+        self.block1 = ConvUnit(12, 12)
+        self.block2 = ConvUnit(12, 12)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Linear(12, classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = torch.cat([self.left(x), self.right(x)], 1)
+        x = self.block1(x) + x
+        x = x + self.block2(x)
+        return self.head(self.pool(x).flatten(1))
+
+
+def rebuilt_outputs(tmp_path, original, imported, shape, name="user"):
+    """The original's and the spec-built module's outputs with the original's weights."""
+    spec_file = tmp_path / f"{name}.yaml"
+    spec_file.write_text(imported.text)
+    spec = load_spec(str(spec_file))  # expect: facts checked on this load
+    weights = tmp_path / f"{name}.pt"
+    save_atomic(original.state_dict(), weights)
+    built = build_module(spec).eval()
+    load_weights(built, weights)
+    x = torch.randn(2, *shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        return original.eval()(x), built(x), spec, built
+
+
+def randomise_statistics(model):
+    """BN running statistics that are not the initial 0 and 1, so a misplaced tensor shows."""
+    generator = torch.Generator().manual_seed(1)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=generator))
+            module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) + 0.5)
+
+
+def test_a_users_module_with_functional_calls_imports_and_round_trips(tmp_path):
+    imported = import_source(f"{__file__}:UserNet", (3, 16, 16), '{"classes": 5}')
+    text = imported.text
+    assert "concat" in text and "merge: add" in text and "flatten" in text
+    assert "conv: {out: 8, kernel: 3, pad: 1, bias: false, bn: true, act: relu, name: stem}" \
+        in text  # the custom wrapper around conv, BN and F.relu reads as one conv
+    original = UserNet(classes=5)
+    randomise_statistics(original)
+    expected, got, spec, _ = rebuilt_outputs(tmp_path, original, imported, (3, 16, 16))
+    assert spec.expect["params"] == sum(p.numel() for p in original.parameters())
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "shufflenet_v2_x0_5", "squeezenet1_1",
+                                  "mobilenet_v3_small"])
+def test_torchvision_models_round_trip_and_export_strictly(tmp_path, name):
+    imported = import_source(f"torchvision:{name}", (3, 64, 64))
+    original = torchvision.models.get_model(name, weights=None)
+    randomise_statistics(original)
+    expected, got, spec, built = rebuilt_outputs(tmp_path, original, imported, (3, 64, 64),
+                                                 name)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+    exported = to_layout(built.state_dict(), spec, "torchvision")
+    fresh = torchvision.models.get_model(name, weights=None)
+    fresh.load_state_dict(exported, strict=True)
+    for key, tensor in original.state_dict().items():
+        assert torch.equal(fresh.state_dict()[key], tensor), key
+
+
+def test_the_cli_writes_the_spec_atomically_and_never_over_an_existing_file(tmp_path):
+    out = tmp_path / "r18.yaml"
+    result = CliRunner().invoke(main, ["import", "torchvision:resnet18", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    first = out.read_text()
+    assert "bottleneck" not in first and "basic_block:" in first and "repeat: 2" in first
+    again = CliRunner().invoke(main, ["import", "torchvision:resnet34", "--out", str(out)])
+    assert again.exit_code == 2 and "already exists" in again.output
+    assert out.read_text() == first
+    replaced = CliRunner().invoke(main, ["import", "torchvision:resnet34", "--out", str(out),
+                                         "--overwrite"])
+    assert replaced.exit_code == 0 and out.read_text() != first
+    assert [p.name for p in tmp_path.iterdir()] == ["r18.yaml"]  # no temporary file left
