@@ -9,7 +9,8 @@ JavaScript library: the layout and charts are a few hundred lines of inlined scr
 
 Modules: pages.py runs the analyses, model_data.py turns one into plain data,
 saved_by_node.py credits autograd's saved bytes to nodes, document.py writes the page
-(style.py, script_graph.py and script_page.py are its inlined style and script).
+(style.py, script_graph.py, script_charts.py and script_page.py are its inlined style
+and script).
 """
 from __future__ import annotations
 

@@ -12,12 +12,13 @@ import hashlib
 import html
 import json
 
+from archcalc.render.html_report.script_charts import CHARTS_SCRIPT
 from archcalc.render.html_report.script_graph import GRAPH_SCRIPT
 from archcalc.render.html_report.script_page import PAGE_SCRIPT
 from archcalc.render.html_report.style import STYLE
 from archcalc.render.safe_text import cell
 
-SCRIPT = GRAPH_SCRIPT + PAGE_SCRIPT
+SCRIPT = GRAPH_SCRIPT + CHARTS_SCRIPT + PAGE_SCRIPT
 
 BODY = """<header>
 <h1 id="model-title"></h1>
