@@ -12,6 +12,8 @@ LRN, adds) count 0.
 """
 from __future__ import annotations
 
+from enum import Enum
+
 from archcalc.analysis.conventions.rule import ToolConvention
 
 
@@ -27,11 +29,24 @@ def _zero(part) -> int:
     return 0
 
 
+class Units(str, Enum):
+    """torchinfo.enums.Units (its values): torchinfo writes the member with an f-string,
+    which gives "G" up to Python 3.10 and "Units.GIGABYTES" from 3.11 (mixed-in enums
+    format as str() there), so torchinfo 1.8.0 prints "Total mult-adds
+    (Units.GIGABYTES): 4.09" on 3.11. Formatting the same kind of member here prints
+    what torchinfo prints on the running Python."""
+
+    MEGABYTES = "M"
+    GIGABYTES = "G"
+    TERABYTES = "T"
+
+
 def printed(total: int) -> str:
-    """``ModelStatistics.format_output_num``: M below 1e9, G below 1e12, else T, with two
-    decimals unless the quotient is whole."""
-    unit, scale = next(((unit, scale) for unit, scale in (("T", 1e12), ("G", 1e9))
-                        if total >= scale), ("M", 1e6))
+    """``ModelStatistics.format_output_num(total, Units.AUTO)`` after "Total mult-adds":
+    M below 1e9, G below 1e12, else T; two decimals unless the quotient is whole."""
+    unit, scale = next(((unit, scale) for unit, scale in
+                        ((Units.TERABYTES, 1e12), (Units.GIGABYTES, 1e9)) if total >= scale),
+                       (Units.MEGABYTES, 1e6))
     value = total / scale
     text = f"{int(value):,d}" if value.is_integer() else f"{value:,.2f}"
     return f"Total mult-adds ({unit}): {text}"
