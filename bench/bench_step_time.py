@@ -1,10 +1,11 @@
 """Time before you train, tested: the roofline estimate of a training step against the
 measured step, on this machine.
 
-First `archcalc calibrate`'s measurement (matmul, 3x3 and depthwise conv FLOP/s, memory
-bandwidth) in this process, with the threads training uses; then for each model the
-roofline estimate of one step (archcalc.analysis.roofline) and the measured time of the
-runner's own step (archcalc.train.step.train_step: forward, cross-entropy, backward,
+For each model, first `archcalc calibrate`'s measurement (matmul, 3x3 and depthwise conv
+FLOP/s, memory bandwidths) in this process, with the threads training uses, right before
+the model runs, so that both see the same load on a shared machine; then the roofline
+estimate of one step (archcalc.analysis.roofline) and the measured time of the runner's
+own step (archcalc.train.step.train_step: forward, cross-entropy, backward,
 SGD with momentum) on a synthetic batch: the median of --steps timed steps after one
 warm-up. The ratio is estimate / measured (1.0: exact; under 1: the estimate is short).
 
@@ -73,7 +74,7 @@ def plan_memory(spec, report, batch: int, device) -> dict:
             "plan_over_measured": planned / measured}
 
 
-def one_model(name: str, args, device, profiles: dict) -> dict:
+def one_model(name: str, args, device) -> dict:
     from archcalc import build_module, load_spec
     from archcalc.analysis.analyze import analyze
     from archcalc.analysis.roofline import estimate_step
@@ -89,10 +90,12 @@ def one_model(name: str, args, device, profiles: dict) -> dict:
         model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
     labels = torch.randint(0, 1000, (args.batch,), device=device)
+    profiles = device_profiles(args, device)
     times = measured_step(model, images, labels, args.steps, args.amp)
     measured = statistics.median(times)
     result = {"model": name, "input": list(shape), "batch": args.batch, "dtype": dtype,
-              "measured_seconds": measured, "measured_all": times, "estimates": {}}
+              "measured_seconds": measured, "measured_all": times, "estimates": {},
+              "profiles": {label: profile.as_dict() for label, profile in profiles.items()}}
     for label, profile in profiles.items():
         estimate = estimate_step(report, profile, batch=args.batch, dtype=dtype)
         result["estimates"][label] = {
@@ -141,10 +144,14 @@ def main():
     device = torch.device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    profiles = device_profiles(args, device)
-    rows = [one_model(name, args, device, profiles) for name in args.models.split(",")]
+    rows = [one_model(name, args, device) for name in args.models.split(",")]
     for row in rows:
         for label, figures in row["estimates"].items():
+            profile, dtype = row["profiles"][label], row["dtype"]
+            conv = profile.get("conv_flops", {}).get(dtype, 0)
+            print(f"{'':13s} profile {label}: matmul {profile['peak_flops'][dtype] / 1e9:.0f}"
+                  f" GFLOP/s, conv {conv / 1e9:.0f} GFLOP/s, memory "
+                  f"{profile['memory_bandwidth'] / 1e9:.1f} GB/s")
             print(f"{row['model']:13s} batch {row['batch']}: measured "
                   f"{row['measured_seconds']:.3f} s, estimated ({label}) "
                   f"{figures['step_seconds']:.3f} s, ratio "
@@ -158,9 +165,7 @@ def main():
         f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     write_result(f"step_time_{args.device}",
                  {"device": machine, "torch": torch.__version__, "amp_bf16": args.amp,
-                  "channels_last": args.channels_last,
-                  "profiles": {label: profile.as_dict() for label, profile in profiles.items()},
-                  "results": rows},
+                  "channels_last": args.channels_last, "results": rows},
                  args.record, Path(args.out).expanduser() if args.out else None)
 
 

@@ -12,6 +12,9 @@ it, as the same datasheets' footnotes say. A user's own profile is a YAML file:
     name: my-gpu
     memory_bandwidth: 2.0e12          # bytes/s (calibrate: as training's kernels reach it)
     copy_bandwidth: 2.5e12            # optional: a plain copy's bytes/s (for reference)
+    fresh_page_bandwidth: 1.0e9       # optional (CPU): bytes/s into freshly mapped pages
+    fresh_threshold: 33554432         # optional (CPU): tensors above this many bytes are
+                                      # mapped fresh (glibc's largest mmap threshold)
     peak_flops: {fp32: 19.5e12, tf32: 156e12, bf16: 312e12, fp16: 312e12}
     conv_flops: {fp32: 15e12}         # optional: achieved by convolutions
     depthwise_flops: {fp32: 1e12}     # optional: achieved by depthwise convolutions
@@ -31,8 +34,9 @@ from archcalc.errors import ArchcalcError, Location
 
 DTYPES = ("fp32", "tf32", "fp16", "bf16")
 RATE_FIELDS = ("peak_flops", "conv_flops", "depthwise_flops")
-KNOWN_FIELDS = ("name", "memory_bandwidth", "copy_bandwidth", *RATE_FIELDS, "threads", "source",
-                "device", "measured")
+OPTIONAL_NUMBERS = ("copy_bandwidth", "fresh_page_bandwidth", "fresh_threshold")
+KNOWN_FIELDS = ("name", "memory_bandwidth", *OPTIONAL_NUMBERS, *RATE_FIELDS, "threads",
+                "source", "device", "measured")
 MAX_PROFILE_BYTES = 64 * 1024
 
 _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "p": 1e15}
@@ -55,6 +59,8 @@ class DeviceProfile:
     device: str = "cuda"                      # cuda | cpu: what the figures describe
     measured: str = ""                        # when calibrate measured it
     copy_bandwidth: float | None = None       # bytes/s of a plain copy (calibrate's reference)
+    fresh_page_bandwidth: float | None = None  # bytes/s writing freshly mapped memory (CPU)
+    fresh_threshold: float | None = None      # bytes above which a tensor is mapped fresh
 
     def peak(self, dtype: str) -> float:
         """The matmul peak for ``dtype``, or a clear error when the profile has none."""
@@ -79,8 +85,9 @@ class DeviceProfile:
         for key in ("conv_flops", "depthwise_flops"):
             if getattr(self, key):
                 data[key] = dict(getattr(self, key))
-        if self.copy_bandwidth is not None:
-            data["copy_bandwidth"] = self.copy_bandwidth
+        for key in OPTIONAL_NUMBERS:
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
         if self.threads is not None:
             data["threads"] = self.threads
         if self.measured:
@@ -208,10 +215,8 @@ def _profile_from(data, filename: str) -> DeviceProfile:
                          rates.get("depthwise_flops", {}), threads,
                          str(data.get("source", "")), device=device,
                          measured=str(data.get("measured", "")),
-                         copy_bandwidth=_positive(data["copy_bandwidth"],
-                                                  data.where_of("copy_bandwidth"),
-                                                  "copy_bandwidth")
-                         if "copy_bandwidth" in data else None)
+                         **{key: _positive(data[key], data.where_of(key), key)
+                            for key in OPTIONAL_NUMBERS if key in data})
 
 
 def _rates(data, key: str) -> dict:

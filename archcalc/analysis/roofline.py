@@ -27,6 +27,16 @@ input and output counted per image and times B):
 - the optimizer step: reads weights and gradients, reads and writes its state, writes
   the weights: params x s x (3 + 2 x states) (SGD 3, SGD with momentum 5, Adam 7).
 
+**Freshly mapped memory** (CPU profiles from `archcalc calibrate`): PyTorch's CPU
+allocator is the C library's malloc, and glibc maps every block above its mmap threshold
+(at most 32 MiB on 64-bit Linux, where the dynamic threshold stops growing) fresh from
+the kernel and unmaps it when freed; the first write to each page then takes a page
+fault. Each new tensor larger than the profile's ``fresh_threshold`` (the output, the
+tensors made inside a node that autograd keeps, and in backward the input's gradient,
+one gradient per such intermediate and the weights' gradient) adds its bytes at the
+profile's ``fresh_page_bandwidth`` to the layer's time. CUDA's caching allocator reuses
+its blocks, so GPU profiles have no such term.
+
 Not counted: caches (a layer's reads are assumed to come from memory, so small layers
 come out slower than they run when they fit in cache), kernel launch and framework
 overhead per operation, the loss, gradient accumulation where a tensor feeds two paths,
@@ -36,6 +46,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from archcalc.analysis.backward import StepRecord, step_flops
 from archcalc.analysis.devices import DeviceProfile
@@ -62,6 +73,7 @@ class LayerTime:
     forward_seconds: float
     backward_seconds: float
     rate: float                 # FLOP/s the family reaches on the device
+    fresh_bytes: int = 0        # bytes written to freshly mapped memory (CPU; see above)
 
     @property
     def flops(self) -> int:
@@ -90,7 +102,8 @@ class LayerTime:
                 "forward_bytes": self.forward_bytes, "backward_bytes": self.backward_bytes,
                 "intensity": None if math.isinf(self.intensity) else self.intensity,
                 "forward_seconds": self.forward_seconds,
-                "backward_seconds": self.backward_seconds, "bound": self.bound(bandwidth)}
+                "backward_seconds": self.backward_seconds, "bound": self.bound(bandwidth),
+                "fresh_bytes": self.fresh_bytes}
 
 
 @dataclass(frozen=True)
@@ -166,20 +179,38 @@ def _fused_parts(params) -> int:
     return int(bool(params.get("bn"))) + int(params.get("act", "none") not in ("none", None))
 
 
-def _traffic(call, record: StepRecord, sizes: dict) -> tuple[int, int, int, int]:
-    """Bytes moved, per the model in the module docstring: (forward per image, backward
-    per image, forward weights, backward weights); the weights' bytes are per batch."""
+class Moved(NamedTuple):
+    """What one row moves, per the model in the module docstring: bytes per image of the
+    forward and backward passes, bytes of weights per batch, and the elements per image
+    of each tensor the passes newly allocate (with its bytes per element)."""
+
+    forward: int
+    backward: int
+    weights_forward: int
+    weights_backward: int
+    new_forward: tuple = ()           # (elements per image, bytes per element)
+    new_backward: tuple = ()
+    new_weight_gradients: int = 0     # bytes, per batch
+
+
+def _traffic(call, record: StepRecord, sizes: dict) -> Moved:
     kind, params, ins, out = call
     itemsize = sizes[None]
     if kind.shares_input(params, ins, out, True) and not kind.writes_input(params, ins, out):
-        return 0, 0, 0, 0
+        return Moved(0, 0, 0, 0)
     inputs = sum(product(shape) for shape in ins)
     output = product(out)
     fused = _fused_parts(params) * (product(ins[0]) if params.get("order") == "pre" else output)
     weights = kind.param_count(params, ins, out) * itemsize
     forward = (inputs + output + 2 * fused) * itemsize
+    # tensors made inside the node that autograd keeps (a folded BN's input, pooling
+    # indices, a mask) are new tensors of the forward pass, as the output is
+    internal = tuple((kept.elements, sizes.get(kept.itemsize, kept.itemsize))
+                     for kept in kind.saved(params, ins, out)
+                     if kept.tensor == "internal" and kept.per_sample)
+    made = internal + (() if kind.writes_input(params, ins, out) else ((output, itemsize),))
     if not (record.input_grad or record.weight_grad):
-        return forward, 0, weights, 0
+        return Moved(forward, 0, weights, 0, made)
     saved = 0
     for kept in kind.saved(params, ins, out):
         if kept.tensor == "input":
@@ -192,7 +223,21 @@ def _traffic(call, record: StepRecord, sizes: dict) -> tuple[int, int, int, int]
     backward = (output + grad_in + 2 * fused) * itemsize + saved
     # the weights are read for the input's gradient and their gradients written
     backward_weights = weights * (int(record.input_grad) + int(record.weight_grad))
-    return forward, backward, weights, backward_weights
+    # new in backward: each input's gradient and one per intermediate tensor of the dtype
+    gradients = tuple((product(shape), itemsize) for shape in ins) if record.input_grad \
+        else ()
+    gradients += tuple((elements, itemsize) for elements, size in internal if size == itemsize)
+    return Moved(forward, backward, weights, backward_weights, made, gradients,
+                 weights if record.weight_grad else 0)
+
+
+def fresh_bytes(tensors, batch: int, threshold: float | None) -> int:
+    """Bytes of the tensors (elements per image, bytes per element) for ``batch`` images
+    that are larger than ``threshold``: those the allocator maps fresh each time."""
+    if threshold is None:
+        return 0
+    sizes = (elements * batch * size for elements, size in tensors)
+    return sum(nbytes for nbytes in sizes if nbytes > threshold)
 
 
 def estimate_step(report: Report, profile: DeviceProfile, *, batch: int | None = None,
@@ -220,26 +265,36 @@ def estimate_step(report: Report, profile: DeviceProfile, *, batch: int | None =
     trained_params = 0
     for row, record in zip(report.layers, records):
         call = report.calls[row.path]
-        forward, backward, weights, backward_weights = _traffic(call, record, sizes)
+        moved = _traffic(call, record, sizes)
         trained_params += row.params if record.weight_grad else 0
-        rate = profile.rate(family(call), dtype)
         backward_flops = record.backward_input_flops + record.backward_weight_flops + \
             record.backward_elementwise_flops
-        layers.append(_layer_time(row, family(call), rate, profile.memory_bandwidth,
-                                  (record.forward_flops * batch, backward_flops * batch),
-                                  (forward * batch + weights,
-                                   backward * batch + backward_weights)))
+        threshold = profile.fresh_threshold
+        fresh = (fresh_bytes(moved.new_forward, batch, threshold),
+                 fresh_bytes(moved.new_backward, batch, threshold) +
+                 fresh_bytes(((moved.new_weight_gradients, 1),), 1, threshold))
+        layers.append(_layer_time(row, family(call), profile.rate(family(call), dtype),
+                                  profile, (record.forward_flops * batch,
+                                            backward_flops * batch),
+                                  (moved.forward * batch + moved.weights_forward,
+                                   moved.backward * batch + moved.weights_backward, *fresh)))
     states = OPTIMIZER_STATES[optimizer]
     optimizer_bytes = trained_params * itemsize * (3 + 2 * states)
     return StepEstimate(report.name, batch, dtype, optimizer, profile, layers,
                         optimizer_bytes)
 
 
-def _layer_time(row, family_name: str, rate: float, bandwidth: float,
-                flops: tuple[int, int], moved: tuple[int, int]) -> LayerTime:
-    """One row's times from its (forward, backward) FLOPs and bytes for the batch."""
+def _layer_time(row, family_name: str, rate: float, profile: DeviceProfile,
+                flops: tuple[int, int], moved: tuple[int, int, int, int]) -> LayerTime:
+    """One row's times from its (forward, backward) FLOPs for the batch and its
+    (forward, backward, forward fresh, backward fresh) bytes."""
     forward_flops, backward_flops = flops
+    forward_bytes, backward_bytes, forward_fresh, backward_fresh = moved
+    bandwidth = profile.memory_bandwidth
+    fresh_rate = profile.fresh_page_bandwidth or math.inf
     return LayerTime(row.path, row.kind, family_name, forward_flops, backward_flops,
-                     moved[0], moved[1],
-                     max(forward_flops / rate, moved[0] / bandwidth),
-                     max(backward_flops / rate, moved[1] / bandwidth), rate)
+                     forward_bytes, backward_bytes,
+                     max(forward_flops / rate, forward_bytes / bandwidth) +
+                     forward_fresh / fresh_rate,
+                     max(backward_flops / rate, backward_bytes / bandwidth) +
+                     backward_fresh / fresh_rate, rate, forward_fresh + backward_fresh)

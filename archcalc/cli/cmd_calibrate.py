@@ -53,5 +53,10 @@ def command(device, seconds, out_file, overwrite, no_save, fmt):
         if profile.copy_bandwidth else ""
     console.out().print(f"{'memory':14} {profile.memory_bandwidth / 1e9:.1f} GB/s (BatchNorm "
                         f"and ReLU in training{copy})", markup=False)
+    if profile.fresh_page_bandwidth:
+        console.out().print(f"{'fresh memory':14} {profile.fresh_page_bandwidth / 1e9:.2f} GB/s "
+                            "extra for tensors above "
+                            f"{(profile.fresh_threshold or 0) / 2**20:.0f} MiB (mapped fresh "
+                            "by the allocator, a page fault per page)", markup=False)
     console.out().print(f"{profile.name}; {'not saved' if no_save else f'saved to {target}'}",
                         markup=False)

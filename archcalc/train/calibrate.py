@@ -10,11 +10,14 @@ a warm-up taken, as timeit advises on a busy machine:
 - depthwise: a 3x3 depthwise convolution on 8 x 144 x 56 x 56 (MobileNetV2's first
   expanded blocks), forward and backward, 6 FLOPs per MAC;
 - memory bandwidth as training's elementwise kernels achieve it: a BatchNorm2d and a
-  ReLU, forward and backward, on 8 x 512 x 56 x 56 (49 MiB a tensor in fp32, above the
-  cache), with the bytes analysis/roofline.py counts for them (10 tensors' worth); and,
-  for reference, a copy between two 128 MiB tensors (STREAM's copy: read + write).
-  On this project's CPU the kernels reach a fraction of the copy's rate, and the
-  estimate uses what they reach.
+  ReLU, forward and backward, on 8 x 128 x 56 x 56 (12.25 MiB a tensor in fp32, above
+  most of the cache, below the mmap threshold), with the bytes analysis/roofline.py
+  counts for them (10 tensors' worth); and, for reference, a copy between two 128 MiB
+  tensors (STREAM's copy: read + write);
+- on a CPU, freshly mapped memory: a fill of a new 64 MiB tensor against the same fill
+  of a reused one; the difference (mapping, page faults, unmapping) per byte is the
+  profile's ``fresh_page_bandwidth``, applied to tensors above glibc's 32 MiB threshold
+  (analysis/roofline.py).
 
 On CUDA the matmul is measured for fp32 (TF32 off), tf32, bf16 and fp16, and the convs
 for fp32 and bf16; on a CPU in fp32 only (what `build --train` trains in there).
@@ -39,11 +42,13 @@ class Workloads:
     conv: tuple = (8, 64, 56, 56)          # batch, channels, height, width; 3x3, C -> C
     depthwise: tuple = (8, 144, 56, 56)
     copy_elements: int = 32 * 2**20        # fp32: 128 MiB per tensor
-    norm_elements: int = 8 * 512 * 56 * 56
+    norm_elements: int = 8 * 128 * 56 * 56  # 12.25 MiB: above the cache, below 32 MiB
+    fresh_elements: int = 16 * 2**20          # 64 MiB: above glibc's mmap threshold
 
 
 SMALL = Workloads(matmul_n=128, conv=(2, 8, 16, 16), depthwise=(2, 8, 16, 16),
-                  copy_elements=2**18, norm_elements=8 * 2 * 56 * 56)
+                  copy_elements=2**18, norm_elements=8 * 2 * 56 * 56,
+                  fresh_elements=2**18)
 
 
 def _sync(device: torch.device) -> None:
@@ -103,6 +108,24 @@ def copy_bandwidth(elements: int, device: torch.device, budget: float) -> float:
 NORM_ACT_ELEMENTS_MOVED = 10
 
 
+# glibc's largest dynamic mmap threshold on 64-bit Linux (DEFAULT_MMAP_THRESHOLD_MAX,
+# 4 * 1024 * 1024 * sizeof(long), malloc/malloc.c; mallopt(3)): above it, every block is
+# mapped fresh and unmapped when freed, however often a size repeats.
+GLIBC_MMAP_THRESHOLD_MAX = 32 * 2**20
+
+
+def fresh_page_bandwidth(elements: int, device: torch.device, budget: float) -> float | None:
+    """Bytes/s of the extra time a write into a freshly allocated tensor of ``elements``
+    fp32 (above the mmap threshold) takes over the same write into a reused one: the
+    mapping, a page fault per page and the unmapping. None where there is no extra."""
+    target = torch.empty(elements, device=device)
+    reused = best_seconds(lambda: target.fill_(1.0), device, budget / 2)
+    fresh = best_seconds(lambda: torch.empty(elements, device=device).fill_(1.0), device,
+                         budget / 2)
+    extra = fresh - reused
+    return elements * 4 / extra if extra > 0 else None
+
+
 def training_bandwidth(elements: int, device: torch.device, dtype: torch.dtype,
                        budget: float) -> float:
     """Bytes/s that elementwise training kernels achieve: a BatchNorm2d and a ReLU,
@@ -135,7 +158,8 @@ def calibrate(device_name: str = "cpu", seconds: float = 4.0,
     else:
         dtypes, conv_dtypes = {"fp32": torch.float32}, ("fp32",)
         name = f"this CPU ({torch.get_num_threads()} threads)"
-    share = seconds / (len(dtypes) + 2 * len(conv_dtypes) + 2)
+    cpu = device.type == "cpu"
+    share = seconds / (len(dtypes) + 2 * len(conv_dtypes) + 2 + int(cpu))
     peaks, convs, depthwise = {}, {}, {}
     for label, dtype in dtypes.items():
         with _tf32(label == "tf32"):
@@ -146,9 +170,13 @@ def calibrate(device_name: str = "cpu", seconds: float = 4.0,
             depthwise[label] = conv_rate(workloads.depthwise, True, dtypes[label], device,
                                          share)
     moved = training_bandwidth(workloads.norm_elements, device, torch.float32, share)
+    # CUDA's caching allocator reuses blocks: no fresh mappings in a training step
+    fresh = fresh_page_bandwidth(workloads.fresh_elements, device, share) if cpu else None
     return DeviceProfile(
         name, moved, peaks, convs, depthwise,
         copy_bandwidth=copy_bandwidth(workloads.copy_elements, device, share),
+        fresh_page_bandwidth=fresh,
+        fresh_threshold=GLIBC_MMAP_THRESHOLD_MAX if fresh is not None else None,
         threads=torch.get_num_threads() if device.type == "cpu" else None,
         source=f"archcalc calibrate, torch {torch.__version__}", device=device.type,
         measured=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
