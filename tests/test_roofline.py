@@ -269,3 +269,17 @@ def test_roofline_imports_no_torch(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_fresh_memory_adds_the_big_new_tensors_at_their_own_rate(tiny):
+    """Threshold 1,000 bytes at batch 1: the conv's output (1,024 B) is new in forward;
+    in backward the fc's input gradient (1,024 B) and weight gradient (10,280 B); the
+    conv's weight gradient (448 B) and the fc's output (40 B) stay under it."""
+    slow_pages = DeviceProfile("pages", 10e9, {"fp32": 100e9}, device="cpu",
+                               fresh_page_bandwidth=1e6, fresh_threshold=1000)
+    plain = estimate_step(tiny, CPU, batch=1).layers
+    paged = estimate_step(tiny, slow_pages, batch=1).layers
+    assert [layer.fresh_bytes for layer in paged] == [1024, 0, 1024 + 10280]
+    assert paged[0].forward_seconds == pytest.approx(plain[0].forward_seconds + 1024 / 1e6)
+    assert paged[0].backward_seconds == plain[0].backward_seconds
+    assert paged[2].backward_seconds == pytest.approx(plain[2].backward_seconds + 11304 / 1e6)
