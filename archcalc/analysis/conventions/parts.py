@@ -60,7 +60,7 @@ def _kind(name: str):
 def _act(name: str, elements) -> list[Part]:
     if name == "none":
         return []
-    return [Part(_kind(name).module, inputs=elements, outputs=elements)]  # type: ignore
+    return [Part(_kind(name).module, inputs=elements, outputs=elements)]
 
 
 def _conv2d(cin, cout, kernel, groups, bias, out_hw) -> Part:
