@@ -208,6 +208,8 @@ def _profile_from(data, filename: str) -> DeviceProfile:
     if device not in ("cuda", "cpu"):
         raise ArchcalcError(f"field 'device' must be cuda or cpu, not {device!r}",
                             where=data.where_of("device"))
+    optional = {key: _positive(data[key], data.where_of(key), key)
+                for key in OPTIONAL_NUMBERS if key in data}
     return DeviceProfile(str(data.get("name", Path(filename).stem)),
                          _positive(data["memory_bandwidth"], data.where_of("memory_bandwidth"),
                                    "memory_bandwidth"),
@@ -215,14 +217,17 @@ def _profile_from(data, filename: str) -> DeviceProfile:
                          rates.get("depthwise_flops", {}), threads,
                          str(data.get("source", "")), device=device,
                          measured=str(data.get("measured", "")),
-                         **{key: _positive(data[key], data.where_of(key), key)
-                            for key in OPTIONAL_NUMBERS if key in data})
+                         copy_bandwidth=optional.get("copy_bandwidth"),
+                         fresh_page_bandwidth=optional.get("fresh_page_bandwidth"),
+                         fresh_threshold=optional.get("fresh_threshold"))
 
 
 def _rates(data, key: str) -> dict:
+    from archcalc.spec.yamlsource import YamlMap
+
     value = data[key]
     where = data.where_of(key)
-    if not isinstance(value, dict) or not value:
+    if not isinstance(value, YamlMap) or not value:
         raise ArchcalcError(f"field {key!r} must map dtypes to FLOP/s, e.g. "
                             "{fp32: 19.5e12, bf16: 312e12}", where=where)
     rates = {}
