@@ -97,6 +97,9 @@ def one_model(name: str, args, device) -> dict:
               "measured_seconds": measured, "measured_all": times, "estimates": {},
               "profiles": {label: profile.as_dict() for label, profile in profiles.items()}}
     for label, profile in profiles.items():
+        if dtype not in profile.peak_flops:  # a datasheet without bf16 (V100, T4)
+            result["estimates"][label] = {"missing": f"no {dtype} peak in the profile"}
+            continue
         estimate = estimate_step(report, profile, batch=args.batch, dtype=dtype)
         result["estimates"][label] = {
             "step_seconds": estimate.step_seconds, "forward_seconds": estimate.forward_seconds,
@@ -147,6 +150,9 @@ def main():
     rows = [one_model(name, args, device) for name in args.models.split(",")]
     for row in rows:
         for label, figures in row["estimates"].items():
+            if "missing" in figures:
+                print(f"{row['model']:13s} {label}: {figures['missing']}")
+                continue
             profile, dtype = row["profiles"][label], row["dtype"]
             conv = profile.get("conv_flops", {}).get(dtype, 0)
             print(f"{'':13s} profile {label}: matmul {profile['peak_flops'][dtype] / 1e9:.0f}"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check for the training runner, at most 5 minutes on one GPU (an H100 takes about 2).
+# GPU check for the training runner, at most 8 minutes on one GPU (an H100 takes about 4).
 #
 #   bench/gpu_check.sh            # from the repository root, with .venv or python on PATH
 #
@@ -10,6 +10,13 @@
 # 2. The runner itself on the GPU: `archcalc build resnet18 --train` on synthetic data
 #    kept on the device (bf16, channels-last by default on cuda), checks included,
 #    and resnet50 for 30 steps without checks. -> bench/results/gpu_runs/*/summary.json
+# 3. Time before you train: `archcalc calibrate --device cuda`'s profile and the card's
+#    datasheet profile (when archcalc's table has it) give a roofline estimate of a training
+#    step of resnet18, vgg11 and mobilenet_v2 at 3x224x224, batch 128, bf16 autocast,
+#    channels-last, set beside the measured step (ratio, MFU); and `archcalc plan`'s fp32
+#    training memory beside torch.cuda.max_memory_allocated over two fp32 steps.
+#    -> bench/results/step_time_cuda.json; the roofline plot of resnet50 on the datasheet
+#    profile -> bench/results/roofline_resnet50_cuda.png
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}"
@@ -37,3 +44,16 @@ for run in bench/results/gpu_runs/*/; do
     echo "$run: $(tr -d '\n' < "$run/summary.json" | head -c 400)"
 done
 rm -f bench/results/gpu_runs/*/*.pt   # checkpoints are large; the figures are in the json
+
+echo "== 3. time before you train: roofline estimate vs measured step; plan vs CUDA memory =="
+timeout 180 "$PYTHON" bench/bench_step_time.py --device cuda --amp --channels-last \
+    --batch 128 --steps 10 --seconds 8 --memory --record
+card=$("$PYTHON" -c "import torch; from archcalc.analysis.devices import DATASHEETS, \
+datasheet_for; p = datasheet_for(torch.cuda.get_device_name(0)); \
+print(next((k for k, v in DATASHEETS.items() if v is p), ''))")
+if [ -n "$card" ]; then
+    timeout 60 "$PYTHON" -m archcalc roofline resnet50 --device "$card" --dtype bf16 \
+        --batch 128 --images 1281167 --out bench/results/roofline_resnet50_cuda.png
+else
+    echo "this card is not in archcalc's datasheet table: only the calibrated estimate"
+fi

@@ -51,6 +51,11 @@ SMALL = Workloads(matmul_n=128, conv=(2, 8, 16, 16), depthwise=(2, 8, 16, 16),
                   fresh_elements=2**18)
 
 
+# A GPU needs larger workloads to reach its rates (an 8192^2 matmul is 1.1 TFLOP).
+CUDA = Workloads(matmul_n=8192, conv=(128, 64, 56, 56), depthwise=(128, 144, 56, 56),
+                 copy_elements=256 * 2**20, norm_elements=128 * 128 * 56 * 56)
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -144,12 +149,15 @@ def training_bandwidth(elements: int, device: torch.device, dtype: torch.dtype,
 
 
 def calibrate(device_name: str = "cpu", seconds: float = 4.0,
-              workloads: Workloads = Workloads()) -> DeviceProfile:
-    """Measure this machine (``device_name`` cpu or cuda) for about ``seconds``."""
+              workloads: Workloads | None = None) -> DeviceProfile:
+    """Measure this machine (``device_name`` cpu or cuda) for about ``seconds``, with
+    ``workloads`` (default: Workloads() on a CPU, CUDA on a GPU)."""
     if device_name == "cuda" and not torch.cuda.is_available():
         raise ArchcalcError("--device cuda, but PyTorch sees no CUDA device",
                             hint="calibrate the CPU with --device cpu")
     device = torch.device(device_name)
+    if workloads is None:
+        workloads = CUDA if device.type == "cuda" else Workloads()
     if device.type == "cuda":
         dtypes = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16,
                   "fp16": torch.float16}
