@@ -267,3 +267,72 @@ def test_every_kind_counts_as_flop_counter_mode(document, data):
     frozen = data.draw(st.sampled_from([None] + paths))
     torch.manual_seed(0)
     assert_step_matches(build_on(spec, "cpu"), report, frozen, device="cpu")
+
+
+# --- the command line: table --pass, plan's step and epoch ---------------------------------
+
+def _schema_validator():
+    import json
+    from pathlib import Path
+
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = Path(__file__).resolve().parent.parent / "schema" / "report.schema.json"
+    return jsonschema.Draft202012Validator(json.loads(schema.read_text(encoding="utf-8")))
+
+
+def test_table_pass_json_and_csv_carry_the_step_columns_for_the_batch(run_cli):
+    import csv
+    import io
+    import json
+
+    report = analyze(load_spec("resnet18"), (3, 32, 32), check_expect=False)
+    records = step_flops(report, "layer1")
+    args = ("table", "resnet18", "--input", "3x32x32", "--batch", "4", "--pass", "backward",
+            "--freeze-until", "layer1")
+    result = run_cli(*args, "--format", "json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert not list(_schema_validator().iter_errors(document))
+    for row, record in zip(document["layers"], records):
+        assert row["name"] == record.path
+        assert row["backward_weight_flops"] == 4 * record.backward_weight_flops
+        assert row["step_flops"] == 4 * record.step_flops
+    assert document["totals"]["backward_flops"] == step_totals(records, 4)["backward_flops"]
+    lines = list(csv.DictReader(io.StringIO(run_cli(*args, "--format", "csv").stdout)))
+    assert [line["name"] for line in lines[:-1]] == [r.path for r in records]
+    assert int(lines[-1]["backward_input_flops"]) == \
+        step_totals(records, 4)["backward_input_flops"]
+
+
+def test_table_pass_rich_and_markdown_show_the_totals(run_cli, wide_console):
+    report = analyze(load_spec("vgg11"), check_expect=False)
+    totals = step_totals(step_flops(report))
+    for fmt in ("rich", "markdown"):
+        result = run_cli("table", "vgg11", "--pass", "step", "--format", fmt)
+        assert result.exit_code == 0, result.output
+        assert f"{totals['step_flops']:,}" in result.output
+        assert "weights" in result.output  # conv1's gradients: of its weights only
+
+
+def test_table_pass_refuses_symbols_and_unknown_nodes(run_cli):
+    result = run_cli("table", "resnet18", "--pass", "step", "--input", "3xHxW")
+    assert result.exit_code == 2 and "counts numbers" in result.output
+    result = run_cli("table", "resnet18", "--pass", "step", "--freeze-until", "layer9")
+    assert result.exit_code == 2 and "no node 'layer9'" in result.output
+
+
+def test_plan_gives_the_flops_of_a_step_and_an_epoch(run_cli):
+    import json
+
+    report = analyze(load_spec("lenet5"), check_expect=False)
+    per_image = step_totals(step_flops(report))["step_flops"]
+    result = run_cli("plan", "lenet5", "--batch", "64", "--samples", "1437", "--format",
+                     "json")
+    document = json.loads(result.stdout)
+    assert not list(_schema_validator().iter_errors(document))
+    flops = document["step_flops"]
+    assert flops["per_step"]["step_flops"] == 64 * per_image
+    assert (flops["steps_per_epoch"], flops["per_epoch"]["step_flops"]) == \
+        (23, 1437 * per_image)  # 22 full batches and one of 29 images
+    text = run_cli("plan", "lenet5", "--batch", "64", "--samples", "1437").output
+    assert f"{1437 * per_image:,}" in text

@@ -27,6 +27,8 @@ class PlanOptions:
     memory_text: str | None
     input_text: str | None
     fmt: str
+    samples: int | None = None
+    freeze_until: str | None = None
 
 
 @click.command("plan")
@@ -42,7 +44,14 @@ class PlanOptions:
                    "whose training memory fits")
 @input_option
 @format_option("rich", "json")
-def command(spec, batch, dtype, optimizer, memory_text, input_text, fmt):
+@click.option("--samples", type=click.IntRange(min=1), default=None, metavar="N",
+              help="training images per epoch (50000 for CIFAR-10, 1437 for the digits "
+                   "split): also give the FLOPs of an epoch")
+@click.option("--freeze-until", metavar="NODE", default=None,
+              help="NODE and every row before it keep their weights fixed: no weight "
+                   "gradients there, no input gradients below the first trained layer")
+def command(spec, batch, dtype, optimizer, memory_text, input_text, fmt, samples,
+            freeze_until):
     """Memory to train NAME|PATH: weights, gradients, optimizer state and the
     activations autograd saves for backward (each tensor once, BN statistics per
     batch), plus the inference peak of live tensors in execution order.
@@ -50,7 +59,8 @@ def command(spec, batch, dtype, optimizer, memory_text, input_text, fmt):
     All figures are exact for the built PyTorch module on a CUDA device, where every
     tensor has --dtype (pure fp16/bf16 training has no fp32 master copy).
     """
-    _plan(spec, PlanOptions(batch, dtype, optimizer, memory_text, input_text, fmt))
+    _plan(spec, PlanOptions(batch, dtype, optimizer, memory_text, input_text, fmt, samples,
+                            freeze_until))
 
 
 def _plan(spec, options: PlanOptions) -> None:
@@ -65,14 +75,32 @@ def _plan(spec, options: PlanOptions) -> None:
     report = analyze_explained(loaded, parse_input(options.input_text), check_expect=False)
     result = plan(loaded, batch=options.batch, dtype=options.dtype,
                   optimizer=options.optimizer, report=report)
+    flops = _training_flops(report, options)
     if options.fmt == "json":
         from archcalc.render.export import versioned
 
-        console.print_text(json.dumps(versioned("plan", result.as_dict(memory_bytes)),
-                                      indent=2))
+        data = result.as_dict(memory_bytes)
+        data["step_flops"] = flops
+        console.print_text(json.dumps(versioned("plan", data), indent=2))
         return
-    from archcalc.render.memory import plan_lines, plan_table
+    from archcalc.render.memory import plan_lines, plan_table, training_flops_lines
 
     console.out().print(plan_table(result))
-    for line in plan_lines(result, memory_bytes, memory_text):
+    lines = plan_lines(result, memory_bytes, memory_text)
+    for line in lines[:-1] + training_flops_lines(flops) + lines[-1:]:  # the note last
         console.out().print(line, markup=False)
+
+
+def _training_flops(report, options: PlanOptions) -> dict:
+    """FLOPs of one training step at --batch and, with --samples, of one epoch (every
+    image once; the last batch may be smaller: FLOPs are linear in the images)."""
+    from archcalc.analysis.backward import step_flops, step_totals
+
+    records = step_flops(report, options.freeze_until)
+    flops: dict = {"batch": options.batch, "frozen_until": options.freeze_until,
+                   "per_step": step_totals(records, options.batch)}
+    if options.samples is not None:
+        flops.update(samples=options.samples,
+                     steps_per_epoch=-(-options.samples // options.batch),
+                     per_epoch=step_totals(records, options.samples))
+    return flops

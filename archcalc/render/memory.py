@@ -72,3 +72,23 @@ def plan_lines(plan: MemoryPlan, memory_bytes: int | None, memory_text: str | No
                  "counted: the loss, activation gradients during backward, workspaces, the "
                  "allocator's cache. MiB = 2^20 bytes, GiB = 2^30.")
     return lines
+
+
+def training_flops_lines(flops: dict) -> list[str]:
+    """FLOPs of a training step and an epoch (cmd_plan's ``_training_flops``)."""
+    step = flops["per_step"]
+    frozen = (f", weights fixed up to and including {flops['frozen_until']}"
+              if flops["frozen_until"] else "")
+    lines = [f"training FLOPs per step (batch {flops['batch']}{frozen}): forward "
+             f"{units.grouped(step['forward_flops'])} + backward "
+             f"{units.grouped(step['backward_flops'])} (input gradients "
+             f"{units.grouped(step['backward_input_flops'])}, weight gradients "
+             f"{units.grouped(step['backward_weight_flops'])}, elementwise "
+             f"{units.grouped(step['backward_elementwise_flops'])}) = "
+             f"{units.grouped(step['step_flops'])} ({units.si(step['step_flops'])})"]
+    if "per_epoch" in flops:
+        epoch = flops["per_epoch"]["step_flops"]
+        lines.append(f"training FLOPs per epoch ({units.grouped(flops['samples'])} images, "
+                     f"{units.grouped(flops['steps_per_epoch'])} steps): "
+                     f"{units.grouped(epoch)} ({units.si(epoch)})")
+    return lines
