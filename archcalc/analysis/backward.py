@@ -17,7 +17,7 @@ Where a branch's paths meet at its input, autograd adds their gradients of that 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from archcalc.analysis.report import Report, Row
@@ -185,16 +185,14 @@ def folded_records(records: list[StepRecord], depth: int | None) -> list[StepRec
         key = ".".join(record.path.split(".")[:depth])
         if key not in index:
             index[key] = len(result)
-            result.append(StepRecord(key, record.kind, *_figures(record),
-                                     record.input_grad, record.weight_grad))
+            result.append(replace(record, path=key))
             continue
         held = result[index[key]]
-        sums = [a + b for a, b in zip(_figures(held), _figures(record))]
-        result[index[key]] = StepRecord(key, "block", *sums, held.input_grad,
-                                        held.weight_grad or record.weight_grad)
+        sums = {name: getattr(held, name) + getattr(record, name) for name in _FIGURES}
+        result[index[key]] = replace(held, kind="block", weight_grad=held.weight_grad
+                                     or record.weight_grad, **sums)
     return result
 
 
-def _figures(record: StepRecord) -> tuple:
-    return (record.forward_flops, record.forward_matmul_flops, record.backward_input_flops,
-            record.backward_weight_flops, record.backward_elementwise_flops)
+_FIGURES = ("forward_flops", "forward_matmul_flops", "backward_input_flops",
+            "backward_weight_flops", "backward_elementwise_flops")
