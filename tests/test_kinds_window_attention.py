@@ -32,11 +32,11 @@ def attention_spec(channels, height, width, heads, window, shift):
 
 @st.composite
 def calls(draw, max_side=16):
-    """Heads first, channels a multiple of them; windows from 1 to 7 and a shift below
+    """Heads first, channels a multiple of them; windows from 2 to 7 and a shift below
     the window, on maps that pad (sides not multiples of the window) or not."""
     heads = draw(st.integers(1, 3))
     channels = heads * draw(st.integers(1, 3))
-    window = draw(st.integers(1, 7))
+    window = draw(st.integers(2, 7))
     shift = draw(st.integers(0, window - 1))
     height, width = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
     return channels, height, width, heads, window, shift
@@ -129,6 +129,8 @@ def test_symbolic_equals_integers(shift):
      ["6 channels", "heads=4"]),
     ([{"permute": {"order": [1, 2, 0]}}, {"window_attention": {"heads": 2, "shift": 7}}],
      ["shift=7", "0..6"]),
+    ([{"permute": {"order": [1, 2, 0]}}, {"window_attention": {"heads": 2, "window": 1}}],
+     ["window=1", "2 x 2"]),
 ])
 def test_bad_calls_are_located_errors(layers, words):
     text = yaml.safe_dump({"archcalc": 1, "name": "bad", "source": "t", "input": [6, 14, 14],

@@ -26,6 +26,10 @@ def reference_model(spec, side: int):
     if spec.torchvision:
         from archcalc.torchgraph.weights import torchvision_model
 
+        if spec.torchvision.startswith("vit_"):  # its embedding is built for image_size
+            import torchvision
+
+            return getattr(torchvision.models, spec.torchvision)(image_size=side).eval()
         return torchvision_model(spec.torchvision).eval()
     from archcalc.torchgraph.builder import build_module
 

@@ -47,6 +47,9 @@ MIN_SIZE_ABOVE_SMALLEST = {
     # Swin pads every map to whole windows (and patch merging to even sizes), so a 4x4
     # image (one 4x4 patch) runs; torchvision documents the 224 it was trained at.
     "swin_t": 224,
+    # torchvision builds ViT's position embedding for one image_size; the spec's follows
+    # the token count (vit_b_16(image_size=S) at --input 3xSxS), so any side % 16 runs.
+    "vit_b_16": 224,
 }
 
 

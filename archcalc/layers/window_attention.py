@@ -48,7 +48,7 @@ class WindowAttention(LayerKind):
     name = "window_attention"
     summary = "Swin's (shifted) window attention with relative position bias (torchvision's)"
     params = (Param("heads", "positive", help="attention heads; C must be divisible"),
-              Param("window", "positive", 7, help="window side w (7)"),
+              Param("window", "positive", 7, help="window side w, 2 or more (7)"),
               Param("shift", "int", 0, help="cyclic shift (0 or w // 2)"))
 
     def output_shape(self, p, ins):
@@ -56,6 +56,11 @@ class WindowAttention(LayerKind):
         require(channels % p.heads == 0,
                 f"window_attention: {channels} channels are not divisible by heads={p.heads}",
                 "each head takes C / heads channels")
+        if p.window < 2:
+            # every reshape of a one-token window is a view, which changes which tensors
+            # the call makes; attention of a token to itself alone is proj(v) anyway
+            raise SpecError(f"window_attention window={p.window}: a window must hold at least "
+                            "2 x 2 tokens", hint="Swin's windows are 7 x 7")
         if not 0 <= p.shift < p.window:
             raise SpecError(f"window_attention shift={p.shift} is outside 0..{p.window - 1}",
                             hint="Swin shifts every other block by window // 2")
