@@ -132,8 +132,11 @@ def test_batch_scales_every_convention():
     from torchinfo import summary
 
     report = archcalc.analyze("resnet18", batch=3)
+    from torchinfo.torchinfo import clear_cached_forward_pass
+
     stats = summary(archcalc.build_module("resnet18"), input_size=(3, 3, 224, 224),
                     verbose=0)
+    clear_cached_forward_pass()
     assert apply(report, "torchinfo").total == stats.total_mult_adds
 
 

@@ -27,8 +27,12 @@ def _example(shape, device):
 
 def torchinfo_total(model, shape, device="cpu") -> int:
     from torchinfo import summary
+    from torchinfo.torchinfo import clear_cached_forward_pass
 
     stats = summary(model, input_size=(1, *shape), verbose=0, device=device)
+    # torchinfo keeps every summary's layers (and so the model) in a module-level cache
+    # keyed by class name; dropped here so that a test's models are freed
+    clear_cached_forward_pass()
     return int(stats.total_mult_adds)
 
 
