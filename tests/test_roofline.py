@@ -66,13 +66,22 @@ def test_bytes_moved_by_hand(tiny):
     assert fc.backward_bytes == (10 + 256 + 256) * batch * s + 2 * 2570 * s
 
 
-def test_times_are_the_roofline_of_each_pass(tiny):
-    estimate = estimate_step(tiny, CPU, batch=3)
-    for layer in estimate.layers:
-        assert layer.forward_seconds == max(layer.forward_flops / 100e9,
-                                            layer.forward_bytes / 10e9)
-        assert layer.backward_seconds == max(layer.backward_flops / 100e9,
-                                             layer.backward_bytes / 10e9)
+def test_times_are_the_roofline_of_each_kernel(tiny):
+    """Each pass is the main kernel's roofline (2 FLOPs per MAC, its bytes) plus the
+    bias's: conv 6,912 MACs and 256 bias outputs per image, fc 2,560 and 10; in backward
+    the conv computes only its weights' gradient, the fc both gradients."""
+    batch, rate, bandwidth = 3, 100e9, 10e9
+    estimate = estimate_step(tiny, CPU, batch=batch)
+    conv, flatten, fc = estimate.layers
+    assert conv.forward_seconds == pytest.approx(
+        max(2 * 6912 * batch / rate, conv.forward_bytes / bandwidth) + 256 * batch / rate)
+    assert conv.backward_seconds == pytest.approx(
+        max(2 * 6912 * batch / rate, conv.backward_bytes / bandwidth) + 256 * batch / rate)
+    assert fc.forward_seconds == pytest.approx(
+        max(2 * 2560 * batch / rate, fc.forward_bytes / bandwidth) + 10 * batch / rate)
+    assert fc.backward_seconds == pytest.approx(
+        max(2 * 2 * 2560 * batch / rate, fc.backward_bytes / bandwidth) + 10 * batch / rate)
+    assert flatten.seconds == 0
     # SGD with momentum: read weights, gradients and momentum, write momentum and weights
     assert estimate.optimizer_bytes == (112 + 2570) * 4 * 5
     assert estimate.step_seconds == pytest.approx(
@@ -283,3 +292,19 @@ def test_fresh_memory_adds_the_big_new_tensors_at_their_own_rate(tiny):
     assert paged[0].forward_seconds == pytest.approx(plain[0].forward_seconds + 1024 / 1e6)
     assert paged[0].backward_seconds == plain[0].backward_seconds
     assert paged[2].backward_seconds == pytest.approx(plain[2].backward_seconds + 11304 / 1e6)
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "resnet18"])
+def test_kernels_add_up_when_one_resource_is_unlimited(reports, name):
+    """A row's main kernel and its folded parts (BN, activation) run one after the other:
+    with unlimited arithmetic the step is all its bytes at the bandwidth, with unlimited
+    bandwidth all its FLOPs at the rate (one max over a whole row would give less)."""
+    unlimited = 1e30
+    bytes_only = DeviceProfile("bytes", 10e9, {"fp32": unlimited}, device="cpu")
+    flops_only = DeviceProfile("flops", unlimited, {"fp32": 100e9}, device="cpu")
+    by_bytes = estimate_step(reports[name], bytes_only, batch=4)
+    by_flops = estimate_step(reports[name], flops_only, batch=4)
+    layers = sum(layer.seconds for layer in by_bytes.layers)
+    assert layers == pytest.approx(sum(layer.bytes for layer in by_bytes.layers) / 10e9)
+    assert sum(layer.seconds for layer in by_flops.layers) == \
+        pytest.approx(by_flops.model_flops / 100e9)

@@ -1,9 +1,14 @@
 """Time before you train: a roofline estimate of each layer, the training step and the epoch.
 
-Each row of the analysis runs a forward and a backward pass. Its time in each is the
-roofline's ``max(FLOPs / rate, bytes / bandwidth)``: the arithmetic at the device's rate
-for the layer's family (matmul, conv, depthwise conv; analysis/devices.py), or the data
-it moves at the memory bandwidth, whichever takes longer. Arithmetic intensity is FLOPs
+Each row of the analysis runs a forward and a backward pass, each as a main kernel (the
+convolution, the matrix product, the pool) and then the elementwise parts folded into
+the row (a BatchNorm, an activation, a bias), one kernel after the other. Each kernel's
+time is the roofline's ``max(FLOPs / rate, bytes / bandwidth)``: the arithmetic at the
+device's rate (the main kernel's family: matmul, which includes 1x1 convolutions, conv
+or depthwise conv, analysis/devices.py; elementwise work at the dtype's peak), or the
+data it moves at the memory bandwidth, whichever takes longer; the row's time is the
+sum. (One ``max`` over a whole row would hide a BatchNorm's memory traffic under its
+convolution's arithmetic, which the machine does not do.) Arithmetic intensity is FLOPs
 per byte moved; layers under the profile's ridge point (peak / bandwidth) are
 memory-bound.
 
@@ -170,7 +175,10 @@ def family(call) -> str:
     kind, params, ins, _ = call
     if kind.name == "conv":
         groups = params.get("groups", 1)
-        return "depthwise" if groups > 1 and groups == ins[0][0] else "conv"
+        if groups > 1 and groups == ins[0][0]:
+            return "depthwise"
+        # a 1x1 convolution is a matrix product (channels x positions)
+        return "matmul" if tuple(params.get("kernel")) == (1, 1) and groups == 1 else "conv"
     return "matmul" if kind.name in MATMUL_KINDS else "elementwise"
 
 
@@ -181,11 +189,14 @@ def _fused_parts(params) -> int:
 
 class Moved(NamedTuple):
     """What one row moves, per the model in the module docstring: bytes per image of the
-    forward and backward passes, bytes of weights per batch, and the elements per image
-    of each tensor the passes newly allocate (with its bytes per element)."""
+    main kernel and of the folded elementwise parts in the forward and backward passes,
+    bytes of weights per batch, and the elements per image of each tensor the passes
+    newly allocate (with its bytes per element)."""
 
     forward: int
+    forward_fused: int
     backward: int
+    backward_fused: int
     weights_forward: int
     weights_backward: int
     new_forward: tuple = ()           # (elements per image, bytes per element)
@@ -197,38 +208,34 @@ def _traffic(call, record: StepRecord, sizes: dict) -> Moved:
     kind, params, ins, out = call
     itemsize = sizes[None]
     if kind.shares_input(params, ins, out, True) and not kind.writes_input(params, ins, out):
-        return Moved(0, 0, 0, 0)
+        return Moved(0, 0, 0, 0, 0, 0)
     inputs = sum(product(shape) for shape in ins)
     output = product(out)
     fused = _fused_parts(params) * (product(ins[0]) if params.get("order") == "pre" else output)
     weights = kind.param_count(params, ins, out) * itemsize
-    forward = (inputs + output + 2 * fused) * itemsize
     # tensors made inside the node that autograd keeps (a folded BN's input, pooling
     # indices, a mask) are new tensors of the forward pass, as the output is
     internal = tuple((kept.elements, sizes.get(kept.itemsize, kept.itemsize))
                      for kept in kind.saved(params, ins, out)
                      if kept.tensor == "internal" and kept.per_sample)
     made = internal + (() if kind.writes_input(params, ins, out) else ((output, itemsize),))
+    forward, forward_fused = (inputs + output) * itemsize, 2 * fused * itemsize
     if not (record.input_grad or record.weight_grad):
-        return Moved(forward, 0, weights, 0, made)
-    saved = 0
-    for kept in kind.saved(params, ins, out):
-        if kept.tensor == "input":
-            saved += product(ins[0]) * itemsize
-        elif kept.tensor == "output":
-            saved += output * itemsize
-        elif kept.per_sample:
-            saved += kept.elements * sizes.get(kept.itemsize, kept.itemsize)
+        return Moved(forward, forward_fused, 0, 0, weights, 0, made)
+    saved = sum(product(ins[0]) if kept.tensor == "input" else output
+                for kept in kind.saved(params, ins, out) if kept.tensor != "internal")
     grad_in = inputs if record.input_grad else 0
-    backward = (output + grad_in + 2 * fused) * itemsize + saved
+    backward = (output + grad_in + saved) * itemsize
+    # the folded parts read their gradients and saved tensors, and write gradients
+    backward_fused = 2 * fused * itemsize + sum(elements * size for elements, size in internal)
     # the weights are read for the input's gradient and their gradients written
     backward_weights = weights * (int(record.input_grad) + int(record.weight_grad))
     # new in backward: each input's gradient and one per intermediate tensor of the dtype
     gradients = tuple((product(shape), itemsize) for shape in ins) if record.input_grad \
         else ()
     gradients += tuple((elements, itemsize) for elements, size in internal if size == itemsize)
-    return Moved(forward, backward, weights, backward_weights, made, gradients,
-                 weights if record.weight_grad else 0)
+    return Moved(forward, forward_fused, backward, backward_fused, weights, backward_weights,
+                 made, gradients, weights if record.weight_grad else 0)
 
 
 def fresh_bytes(tensors, batch: int, threshold: float | None) -> int:
@@ -263,38 +270,68 @@ def estimate_step(report: Report, profile: DeviceProfile, *, batch: int | None =
     records = step_flops(report, frozen_until)[1:]  # the first is the input row
     layers = []
     trained_params = 0
+    threshold = profile.fresh_threshold
     for row, record in zip(report.layers, records):
         call = report.calls[row.path]
         moved = _traffic(call, record, sizes)
         trained_params += row.params if record.weight_grad else 0
-        backward_flops = record.backward_input_flops + record.backward_weight_flops + \
-            record.backward_elementwise_flops
-        threshold = profile.fresh_threshold
         fresh = (fresh_bytes(moved.new_forward, batch, threshold),
                  fresh_bytes(moved.new_backward, batch, threshold) +
                  fresh_bytes(((moved.new_weight_gradients, 1),), 1, threshold))
-        layers.append(_layer_time(row, family(call), profile.rate(family(call), dtype),
-                                  profile, (record.forward_flops * batch,
-                                            backward_flops * batch),
-                                  (moved.forward * batch + moved.weights_forward,
-                                   moved.backward * batch + moved.weights_backward, *fresh)))
+        kernels = _kernels(record, moved, batch)
+        layers.append(_layer_time(row, family(call), (profile.rate(family(call), dtype),
+                                                      profile.peak(dtype)),
+                                  profile, kernels, fresh))
     states = OPTIMIZER_STATES[optimizer]
     optimizer_bytes = trained_params * itemsize * (3 + 2 * states)
     return StepEstimate(report.name, batch, dtype, optimizer, profile, layers,
                         optimizer_bytes)
 
 
-def _layer_time(row, family_name: str, rate: float, profile: DeviceProfile,
-                flops: tuple[int, int], moved: tuple[int, int, int, int]) -> LayerTime:
-    """One row's times from its (forward, backward) FLOPs for the batch and its
-    (forward, backward, forward fresh, backward fresh) bytes."""
-    forward_flops, backward_flops = flops
-    forward_bytes, backward_bytes, forward_fresh, backward_fresh = moved
+class Kernel(NamedTuple):
+    """One pass of a row as the kernels run it: the main kernel's FLOPs at the family's
+    rate and its bytes, then the folded elementwise parts' FLOPs and bytes."""
+
+    main_flops: int
+    main_bytes: int
+    elementwise_flops: int
+    elementwise_bytes: int
+
+    def seconds(self, rate: float, peak: float, bandwidth: float) -> float:
+        return max(self.main_flops / rate, self.main_bytes / bandwidth) + \
+            max(self.elementwise_flops / peak, self.elementwise_bytes / bandwidth)
+
+
+def _kernels(record: StepRecord, moved: Moved, batch: int) -> tuple[Kernel, Kernel]:
+    """(forward, backward) for the batch. A row without matmul FLOPs (a pool, an add) is
+    one elementwise kernel: its FLOPs go with its main bytes."""
+    forward_matmul = record.forward_matmul_flops
+    forward_rest = record.forward_flops - forward_matmul
+    backward_matmul = record.backward_input_flops + record.backward_weight_flops
+    backward_rest = record.backward_elementwise_flops
+    if not forward_matmul:
+        forward_matmul, forward_rest = forward_rest, 0
+    if not backward_matmul:
+        backward_matmul, backward_rest = backward_rest, 0
+    return (Kernel(forward_matmul * batch, moved.forward * batch + moved.weights_forward,
+                   forward_rest * batch, moved.forward_fused * batch),
+            Kernel(backward_matmul * batch, moved.backward * batch + moved.weights_backward,
+                   backward_rest * batch, moved.backward_fused * batch))
+
+
+def _layer_time(row, family_name: str, rates: tuple[float, float], profile: DeviceProfile,
+                kernels: tuple[Kernel, Kernel], fresh: tuple[int, int]) -> LayerTime:
+    """One row's times from its (forward, backward) kernels at (the family's rate, the
+    dtype's peak for elementwise work) and the bytes each pass writes to fresh memory."""
+    forward, backward = kernels
+    rate, peak = rates
     bandwidth = profile.memory_bandwidth
     fresh_rate = profile.fresh_page_bandwidth or math.inf
-    return LayerTime(row.path, row.kind, family_name, forward_flops, backward_flops,
-                     forward_bytes, backward_bytes,
-                     max(forward_flops / rate, forward_bytes / bandwidth) +
-                     forward_fresh / fresh_rate,
-                     max(backward_flops / rate, backward_bytes / bandwidth) +
-                     backward_fresh / fresh_rate, rate, forward_fresh + backward_fresh)
+    return LayerTime(row.path, row.kind, family_name,
+                     forward.main_flops + forward.elementwise_flops,
+                     backward.main_flops + backward.elementwise_flops,
+                     forward.main_bytes + forward.elementwise_bytes,
+                     backward.main_bytes + backward.elementwise_bytes,
+                     forward.seconds(rate, peak, bandwidth) + fresh[0] / fresh_rate,
+                     backward.seconds(rate, peak, bandwidth) + fresh[1] / fresh_rate,
+                     rate, sum(fresh))
