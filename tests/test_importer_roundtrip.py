@@ -73,8 +73,9 @@ def randomise_statistics(model):
     generator = torch.Generator().manual_seed(1)
     for module in model.modules():
         if isinstance(module, nn.BatchNorm2d):
-            module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=generator))
-            module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) + 0.5)
+            shape = module.running_mean.shape
+            module.running_mean.copy_(torch.randn(shape, generator=generator))
+            module.running_var.copy_(torch.rand(shape, generator=generator) + 0.5)
 
 
 def test_a_users_module_with_functional_calls_imports_and_round_trips(tmp_path):

@@ -70,7 +70,7 @@ class Converter:
         return [entry]
 
     def _traced(self, module, path: str, args: tuple) -> list:
-        graph, values = trace(module, path, args)
+        graph, values = trace(module, path, args, self.calls)
         order = [n for n in graph.nodes if n in values.data and n.op != "placeholder"]
         ops = {}
         inputs = [n for n in graph.nodes if n.op == "placeholder" and n in values.data]

@@ -64,20 +64,21 @@ def record_calls(model: torch.nn.Module, example) -> dict:
     return seen
 
 
-def trace(module: torch.nn.Module, path: str, inputs: tuple):
+def trace(module: torch.nn.Module, path: str, inputs: tuple, calls: dict):
     """``module``'s forward as an fx graph with its children as leaves, and the values
-    each node takes on ``inputs``."""
+    each node takes on ``inputs`` (a child called once gives the output recorded by
+    ``record_calls``, so no subtree runs twice)."""
     try:
         graph = _ChildrenAsLeaves().trace(module)
     except Exception as exc:  # noqa: BLE001 - fx raises many types for untraceable code
         raise ImportRefusal(path, f"torch.fx cannot trace {type(module).__name__}.forward "
                                   f"({_first_line(exc)})", user_line(exc)) from None
     graph_module = fx.GraphModule(module, graph)
-    values = _run(graph_module, path, inputs)
+    values = _run(graph_module, path, inputs, calls)
     return graph, values
 
 
-def _run(graph_module, path: str, inputs: tuple) -> Values:
+def _run(graph_module, path: str, inputs: tuple, calls: dict) -> Values:
     recorded: dict = {}
 
     class Recorder(fx.Interpreter):
@@ -85,6 +86,12 @@ def _run(graph_module, path: str, inputs: tuple) -> Values:
             result = super().run_node(node)
             recorded[node] = result
             return result
+
+        def call_module(self, target, args, kwargs):
+            known = calls.get(self.fetch_attr(target))
+            if known is not None and known[2] == 1:
+                return known[1]
+            return super().call_module(target, args, kwargs)
 
     try:
         with torch.no_grad():
