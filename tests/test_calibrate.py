@@ -77,6 +77,9 @@ def test_bandwidths_credited_with_the_bytes_they_move(one_second):
     assert cal.copy_bandwidth(1000, CPU, 0.1) == 2 * 1000 * 4
     elements = 8 * 2 * 56 * 56
     assert cal.training_bandwidth(elements, CPU, torch.float32, 0.1) == 10 * elements * 4
+    # 3x3/2 pad 1 on 2x4x16x16: 2,048 inputs, 512 outputs and indices, as the model counts
+    assert cal.pool_bandwidth((2, 4, 16, 16), CPU, torch.float32, 0.1) == \
+        (2048 + 512) * 4 + 512 * 8 + (512 + 2 * 2048) * 4 + 512 * 8
     # a fresh allocation that costs nothing extra has no fresh-page rate
     assert cal.fresh_page_bandwidth(1000, CPU, 0.1) is None
 
@@ -86,7 +89,7 @@ def test_calibrate_small_round_trips_through_the_saved_file(tmp_path):
     assert profile.device == "cpu" and profile.threads == torch.get_num_threads()
     for value in (*profile.peak_flops.values(), *profile.conv_flops.values(),
                   *profile.depthwise_flops.values(), profile.memory_bandwidth,
-                  profile.copy_bandwidth):
+                  profile.elementwise_bandwidth, profile.pool_bandwidth):
         assert value > 0
     path = tmp_path / "profile.yaml"
     cal.save_profile(profile, path)

@@ -2,16 +2,18 @@
 
 A profile gives the peak arithmetic rate per dtype (FLOP/s, dense: no 2:4 sparsity) and
 the memory bandwidth (bytes/s). Optional fields, written by ``archcalc calibrate``, give
-achieved rates for convolutions and depthwise convolutions, which on a CPU run far below
-the matmul rate, and the torch thread count it was measured with.
+achieved rates for convolutions and depthwise convolutions, the bandwidth that
+elementwise (BatchNorm, activation) and pooling kernels achieve, which on a CPU is far
+below a copy's, the cost of freshly mapped memory, and the torch thread count.
 
 The bundled table holds published datasheet figures (sources beside each entry). Where a
 datasheet prints a Tensor Core figure "with sparsity" only, the dense figure is half of
 it, as the same datasheets' footnotes say. A user's own profile is a YAML file:
 
     name: my-gpu
-    memory_bandwidth: 2.0e12          # bytes/s (calibrate: as training's kernels reach it)
-    copy_bandwidth: 2.5e12            # optional: a plain copy's bytes/s (for reference)
+    memory_bandwidth: 2.0e12          # bytes/s streamed (calibrate: a copy)
+    elementwise_bandwidth: 1.5e12     # optional: bytes/s of BatchNorm and activation kernels
+    pool_bandwidth: 1.0e12            # optional: bytes/s of pooling kernels
     fresh_page_bandwidth: 1.0e9       # optional (CPU): bytes/s into freshly mapped pages
     fresh_threshold: 33554432         # optional (CPU): tensors above this many bytes are
                                       # mapped fresh (glibc's largest mmap threshold)
@@ -34,7 +36,8 @@ from archcalc.errors import ArchcalcError, Location
 
 DTYPES = ("fp32", "tf32", "fp16", "bf16")
 RATE_FIELDS = ("peak_flops", "conv_flops", "depthwise_flops")
-OPTIONAL_NUMBERS = ("copy_bandwidth", "fresh_page_bandwidth", "fresh_threshold")
+OPTIONAL_NUMBERS = ("elementwise_bandwidth", "pool_bandwidth", "fresh_page_bandwidth",
+                    "fresh_threshold")
 KNOWN_FIELDS = ("name", "memory_bandwidth", *OPTIONAL_NUMBERS, *RATE_FIELDS, "threads",
                 "source", "device", "measured")
 MAX_PROFILE_BYTES = 64 * 1024
@@ -58,7 +61,8 @@ class DeviceProfile:
     match: tuple = ()                         # regexes on torch.cuda.get_device_name
     device: str = "cuda"                      # cuda | cpu: what the figures describe
     measured: str = ""                        # when calibrate measured it
-    copy_bandwidth: float | None = None       # bytes/s of a plain copy (calibrate's reference)
+    elementwise_bandwidth: float | None = None  # bytes/s of BN/activation kernels
+    pool_bandwidth: float | None = None       # bytes/s of pooling kernels
     fresh_page_bandwidth: float | None = None  # bytes/s writing freshly mapped memory (CPU)
     fresh_threshold: float | None = None      # bytes above which a tensor is mapped fresh
 
@@ -78,6 +82,13 @@ class DeviceProfile:
         if family == "conv":
             return self.conv_flops.get(dtype) or peak
         return peak
+
+    def bandwidth(self, kernel: str) -> float:
+        """Bytes/s of a kernel class: stream (convolutions' and matrix products' tensors,
+        the optimizer), elementwise (BatchNorm, activations, adds) or pool; the last two
+        fall back to ``memory_bandwidth`` where not measured."""
+        measured = {"elementwise": self.elementwise_bandwidth, "pool": self.pool_bandwidth}
+        return measured.get(kernel) or self.memory_bandwidth
 
     def as_dict(self) -> dict:
         data = {"name": self.name, "device": self.device,
@@ -217,7 +228,8 @@ def _profile_from(data, filename: str) -> DeviceProfile:
                          rates.get("depthwise_flops", {}), threads,
                          str(data.get("source", "")), device=device,
                          measured=str(data.get("measured", "")),
-                         copy_bandwidth=optional.get("copy_bandwidth"),
+                         elementwise_bandwidth=optional.get("elementwise_bandwidth"),
+                         pool_bandwidth=optional.get("pool_bandwidth"),
                          fresh_page_bandwidth=optional.get("fresh_page_bandwidth"),
                          fresh_threshold=optional.get("fresh_threshold"))
 

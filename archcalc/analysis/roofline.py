@@ -6,11 +6,14 @@ the row (a BatchNorm, an activation, a bias), one kernel after the other. Each k
 time is the roofline's ``max(FLOPs / rate, bytes / bandwidth)``: the arithmetic at the
 device's rate (the main kernel's family: matmul, which includes 1x1 convolutions, conv
 or depthwise conv, analysis/devices.py; elementwise work at the dtype's peak), or the
-data it moves at the memory bandwidth, whichever takes longer; the row's time is the
-sum. (One ``max`` over a whole row would hide a BatchNorm's memory traffic under its
-convolution's arithmetic, which the machine does not do.) Arithmetic intensity is FLOPs
-per byte moved; layers under the profile's ridge point (peak / bandwidth) are
-memory-bound.
+data it moves at the bandwidth of its class of kernel (a convolution's or a matrix
+product's tensors and the optimizer stream at ``memory_bandwidth``; BatchNorm,
+activation and add kernels at ``elementwise_bandwidth``; pools at ``pool_bandwidth``,
+each the memory bandwidth where the profile does not give it), whichever takes longer;
+the row's time is the sum. (One ``max`` over a whole row would hide a BatchNorm's
+memory traffic under its convolution's arithmetic, which the machine does not do.)
+Arithmetic intensity is FLOPs per byte moved; layers under the profile's ridge point
+(peak / bandwidth) are memory-bound.
 
 **FLOPs**: forward as the table counts them; backward as ``analysis/backward.py``
 counts it (each kind's grad-input, grad-weight and elementwise FLOPs; no input gradient
@@ -21,8 +24,9 @@ input and output counted per image and times B):
 
 - forward: reads every input and the weights, writes the output; each part folded into
   the row (a BatchNorm, an activation) reads and writes one more tensor of its size
-  (of the output for ``order: post``, of the input for ``order: pre``). A view (flatten,
-  a channel slice) moves nothing.
+  (of the output for ``order: post``, of the input for ``order: pre``); a node without
+  folded parts also writes the tensors it makes for backward (pooling indices, a mask).
+  A view (flatten, a channel slice) moves nothing.
 - backward (only for layers autograd records: whose input needs a gradient, or whose
   weights train, as analysis/backward.py decides): reads the output's gradient, the
   tensors autograd saved (the layer's ``saved`` rule, as ``archcalc plan`` counts them)
@@ -220,6 +224,8 @@ def _traffic(call, record: StepRecord, sizes: dict) -> Moved:
                      if kept.tensor == "internal" and kept.per_sample)
     made = internal + (() if kind.writes_input(params, ins, out) else ((output, itemsize),))
     forward, forward_fused = (inputs + output) * itemsize, 2 * fused * itemsize
+    if not fused:  # pooling indices, a mask: written beside the output
+        forward_fused = sum(elements * size for elements, size in internal)
     if not (record.input_grad or record.weight_grad):
         return Moved(forward, forward_fused, 0, 0, weights, 0, made)
     saved = sum(product(ins[0]) if kept.tensor == "input" else output
@@ -297,9 +303,11 @@ class Kernel(NamedTuple):
     elementwise_flops: int
     elementwise_bytes: int
 
-    def seconds(self, rate: float, peak: float, bandwidth: float) -> float:
-        return max(self.main_flops / rate, self.main_bytes / bandwidth) + \
-            max(self.elementwise_flops / peak, self.elementwise_bytes / bandwidth)
+    def seconds(self, rates: tuple[float, float], bandwidths: tuple[float, float]) -> float:
+        """At (the main kernel's rate, the elementwise peak) and (the main kernel's
+        bandwidth, the elementwise kernels')."""
+        return max(self.main_flops / rates[0], self.main_bytes / bandwidths[0]) + \
+            max(self.elementwise_flops / rates[1], self.elementwise_bytes / bandwidths[1])
 
 
 def _kernels(record: StepRecord, moved: Moved, batch: int) -> tuple[Kernel, Kernel]:
@@ -324,14 +332,15 @@ def _layer_time(row, family_name: str, rates: tuple[float, float], profile: Devi
     """One row's times from its (forward, backward) kernels at (the family's rate, the
     dtype's peak for elementwise work) and the bytes each pass writes to fresh memory."""
     forward, backward = kernels
-    rate, peak = rates
-    bandwidth = profile.memory_bandwidth
+    main = "pool" if "pool" in row.kind else \
+        "elementwise" if family_name == "elementwise" else "stream"
+    bandwidths = (profile.bandwidth(main), profile.bandwidth("elementwise"))
     fresh_rate = profile.fresh_page_bandwidth or math.inf
     return LayerTime(row.path, row.kind, family_name,
                      forward.main_flops + forward.elementwise_flops,
                      backward.main_flops + backward.elementwise_flops,
                      forward.main_bytes + forward.elementwise_bytes,
                      backward.main_bytes + backward.elementwise_bytes,
-                     forward.seconds(rate, peak, bandwidth) + fresh[0] / fresh_rate,
-                     backward.seconds(rate, peak, bandwidth) + fresh[1] / fresh_rate,
-                     rate, sum(fresh))
+                     forward.seconds(rates, bandwidths) + fresh[0] / fresh_rate,
+                     backward.seconds(rates, bandwidths) + fresh[1] / fresh_rate,
+                     rates[0], sum(fresh))

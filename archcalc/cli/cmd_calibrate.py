@@ -24,9 +24,10 @@ from archcalc.cli.options import expand_path, format_option, require_torch
 @format_option("rich", "json")
 def command(device, seconds, out_file, overwrite, no_save, fmt):
     """Measure the matmul FLOP/s, the FLOP/s of a 3x3 and of a depthwise convolution
-    (forward and backward) and the memory bandwidth of this machine with torch's
-    current threads, and save them as a device profile (never over an existing file
-    without --overwrite)."""
+    (forward and backward), the memory bandwidth (a copy; BatchNorm and ReLU; max
+    pool) and, on a CPU, the cost of freshly mapped memory, with torch's current
+    threads, and save them as a device profile (never over an existing file without
+    --overwrite)."""
     from archcalc.analysis.devices import default_profile_path
     from archcalc.files import refuse_existing
 
@@ -49,10 +50,10 @@ def command(device, seconds, out_file, overwrite, no_save, fmt):
                          ("depthwise 3x3", profile.depthwise_flops)):
         figures = ", ".join(f"{dtype} {rate(value)}" for dtype, value in rates.items())
         console.out().print(f"{label:14} {figures}", markup=False)
-    copy = f"; a plain copy {profile.copy_bandwidth / 1e9:.1f} GB/s" \
-        if profile.copy_bandwidth else ""
-    console.out().print(f"{'memory':14} {profile.memory_bandwidth / 1e9:.1f} GB/s (BatchNorm "
-                        f"and ReLU in training{copy})", markup=False)
+    console.out().print(f"{'memory':14} {profile.memory_bandwidth / 1e9:.1f} GB/s copy, "
+                        f"{profile.bandwidth('elementwise') / 1e9:.1f} GB/s BatchNorm and ReLU, "
+                        f"{profile.bandwidth('pool') / 1e9:.1f} GB/s max pool (training)",
+                        markup=False)
     if profile.fresh_page_bandwidth:
         console.out().print(f"{'fresh memory':14} {profile.fresh_page_bandwidth / 1e9:.2f} GB/s "
                             "extra for tensors above "

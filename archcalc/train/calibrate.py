@@ -9,11 +9,13 @@ a warm-up taken, as timeit advises on a busy machine:
   forward and backward (grad-input and grad-weight), 6 FLOPs per MAC;
 - depthwise: a 3x3 depthwise convolution on 8 x 144 x 56 x 56 (MobileNetV2's first
   expanded blocks), forward and backward, 6 FLOPs per MAC;
-- memory bandwidth as training's elementwise kernels achieve it: a BatchNorm2d and a
-  ReLU, forward and backward, on 8 x 128 x 56 x 56 (12.25 MiB a tensor in fp32, above
-  most of the cache, below the mmap threshold), with the bytes analysis/roofline.py
-  counts for them (10 tensors' worth); and, for reference, a copy between two 128 MiB
-  tensors (STREAM's copy: read + write);
+- memory bandwidth: a copy between two 128 MiB tensors (STREAM's copy: read + write),
+  what convolutions' and matrix products' tensors and the optimizer stream at;
+- the bandwidth training's elementwise kernels reach: a BatchNorm2d and a ReLU, forward
+  and backward, on 8 x 128 x 56 x 56 (12.25 MiB a tensor in fp32, above most of the
+  cache, below the mmap threshold), with the bytes analysis/roofline.py counts for them
+  (10 tensors' worth); and a 3x3/2 max pool's on 8 x 64 x 112 x 112 likewise (on this
+  project's CPU both reach a fraction of the copy's rate);
 - on a CPU, freshly mapped memory: a fill of a new 64 MiB tensor against the same fill
   of a reused one; the difference (mapping, page faults, unmapping) per byte is the
   profile's ``fresh_page_bandwidth``, applied to tensors above glibc's 32 MiB threshold
@@ -43,17 +45,19 @@ class Workloads:
     depthwise: tuple = (8, 144, 56, 56)
     copy_elements: int = 32 * 2**20        # fp32: 128 MiB per tensor
     norm_elements: int = 8 * 128 * 56 * 56  # 12.25 MiB: above the cache, below 32 MiB
+    pool: tuple = (8, 64, 112, 112)         # ResNet's stem pool; 24.5 MiB in fp32
     fresh_elements: int = 16 * 2**20          # 64 MiB: above glibc's mmap threshold
 
 
 SMALL = Workloads(matmul_n=128, conv=(2, 8, 16, 16), depthwise=(2, 8, 16, 16),
                   copy_elements=2**18, norm_elements=8 * 2 * 56 * 56,
-                  fresh_elements=2**18)
+                  pool=(2, 4, 16, 16), fresh_elements=2**18)
 
 
 # A GPU needs larger workloads to reach its rates (an 8192^2 matmul is 1.1 TFLOP).
 CUDA = Workloads(matmul_n=8192, conv=(128, 64, 56, 56), depthwise=(128, 144, 56, 56),
-                 copy_elements=256 * 2**20, norm_elements=128 * 128 * 56 * 56)
+                 copy_elements=256 * 2**20, norm_elements=128 * 128 * 56 * 56,
+                 pool=(128, 64, 112, 112))
 
 
 def _sync(device: torch.device) -> None:
@@ -119,6 +123,29 @@ NORM_ACT_ELEMENTS_MOVED = 10
 GLIBC_MMAP_THRESHOLD_MAX = 32 * 2**20
 
 
+def pool_bandwidth(shape: tuple, device: torch.device, dtype: torch.dtype,
+                   budget: float) -> float:
+    """Bytes/s that a max pool (3x3, stride 2, pad 1: ResNet's) reaches in training,
+    forward and backward, with the bytes analysis/roofline.py counts for a max-pool row
+    whose input needs a gradient: forward reads the input and writes the output and the
+    int64 indices; backward reads the output's gradient, the saved input and the indices
+    and writes the input's gradient."""
+    pool = torch.nn.MaxPool2d(3, 2, 1)
+    x = torch.randn(shape, device=device, dtype=dtype, requires_grad=True)
+
+    def step():
+        x.grad = None
+        pool(x).sum().backward()
+
+    batch, channels, height, width = shape
+    inputs = x.numel()
+    outputs = batch * channels * ((height - 1) // 2 + 1) * ((width - 1) // 2 + 1)
+    size = x.element_size()
+    moved = (inputs + outputs) * size + outputs * 8 + \
+        (outputs + 2 * inputs) * size + outputs * 8
+    return moved / best_seconds(step, device, budget)
+
+
 def fresh_page_bandwidth(elements: int, device: torch.device, budget: float) -> float | None:
     """Bytes/s of the extra time a write into a freshly allocated tensor of ``elements``
     fp32 (above the mmap threshold) takes over the same write into a reused one: the
@@ -167,7 +194,7 @@ def calibrate(device_name: str = "cpu", seconds: float = 4.0,
         dtypes, conv_dtypes = {"fp32": torch.float32}, ("fp32",)
         name = f"this CPU ({torch.get_num_threads()} threads)"
     cpu = device.type == "cpu"
-    share = seconds / (len(dtypes) + 2 * len(conv_dtypes) + 2 + int(cpu))
+    share = seconds / (len(dtypes) + 2 * len(conv_dtypes) + 3 + int(cpu))
     peaks, convs, depthwise = {}, {}, {}
     for label, dtype in dtypes.items():
         with _tf32(label == "tf32"):
@@ -177,12 +204,14 @@ def calibrate(device_name: str = "cpu", seconds: float = 4.0,
             convs[label] = conv_rate(workloads.conv, False, dtypes[label], device, share)
             depthwise[label] = conv_rate(workloads.depthwise, True, dtypes[label], device,
                                          share)
-    moved = training_bandwidth(workloads.norm_elements, device, torch.float32, share)
     # CUDA's caching allocator reuses blocks: no fresh mappings in a training step
     fresh = fresh_page_bandwidth(workloads.fresh_elements, device, share) if cpu else None
     return DeviceProfile(
-        name, moved, peaks, convs, depthwise,
-        copy_bandwidth=copy_bandwidth(workloads.copy_elements, device, share),
+        name, copy_bandwidth(workloads.copy_elements, device, share), peaks, convs,
+        depthwise,
+        elementwise_bandwidth=training_bandwidth(workloads.norm_elements, device,
+                                                 torch.float32, share),
+        pool_bandwidth=pool_bandwidth(workloads.pool, device, torch.float32, share),
         fresh_page_bandwidth=fresh,
         fresh_threshold=GLIBC_MMAP_THRESHOLD_MAX if fresh is not None else None,
         threads=torch.get_num_threads() if device.type == "cpu" else None,
