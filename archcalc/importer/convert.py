@@ -86,10 +86,12 @@ class Converter:
                                       f"{type(values.values.get(output)).__name__}, not "
                                       "one tensor", None)
         items_of = {}
+        taken = {safe_name(name) for name, _ in module.named_children()}
         for node in order:
-            items_of[node] = self._items(module, path, node, ops[node])
+            items_of[node] = self._items(module, path, node, ops[node], taken)
         self._module_of = lambda node: module.get_submodule(node.target)
         walk = SeriesParallel([inputs[0], *order], ops, items_of.__getitem__, self._rank)
+        walk.name_of = lambda node: _unique(safe_name(node.name), taken)
         try:
             items = walk.path(inputs[0], output)
         except Refusal as refusal:
@@ -115,10 +117,9 @@ class Converter:
         except (Refusal, TypeError, ValueError, IndexError, KeyError) as exc:
             raise ImportRefusal(path, f"{op_name(node)}: {exc}", node_line(node)) from None
 
-    def _items(self, module, path: str, node, op: Op) -> list:
+    def _items(self, module, path: str, node, op: Op, taken: set) -> list:
         if node.op != "call_module":
-            return [_named(entry, node.name if i == 0 else f"{node.name}_{next(iter(entry))}")
-                    for i, entry in enumerate(op.items)]
+            return [_named(entry, taken) for entry in op.items]
         child = module.get_submodule(node.target)
         return self.named(child, _join(path, node.target), str(node.target).replace(".", "_"))
 
@@ -129,9 +130,20 @@ class Converter:
         return min(ranks, default=float("inf"))
 
 
-def _named(entry: dict, name: str) -> dict:
+def _named(entry: dict, taken: set) -> dict:
+    """A functional call's item, named after its kind (``flatten``, ``select_token``) or
+    the tensor it uses; ``_1``, ``_2``... where a module's graph has several."""
     ((kind, body),) = entry.items()
-    return {kind: {**body, "name": body.get("name", name)}}
+    return {kind: {**body, "name": _unique(safe_name(body.get("name", kind.lstrip("_"))),
+                                           taken)}}
+
+
+def _unique(base: str, taken: set) -> str:
+    name, counter = base, 1
+    while name in taken:
+        name, counter = f"{base}_{counter}", counter + 1
+    taken.add(name)
+    return name
 
 
 def _shape(value):

@@ -75,7 +75,8 @@ def _add(node, values):
     if tensors and getattr(constant, "op", None) == "get_attr":
         shape = tuple(values.values[constant].shape)
         if len(shape) == 3 and shape[0] == 1 and shape[1:] == values.shape(tensors[0])[1:]:
-            return Op(tensors, [item("position_embedding", length=shape[1])])
+            return Op(tensors, [item("position_embedding", length=shape[1],
+                                     name=_attribute(constant))])
     raise Refusal("adding a constant or a parameter that is not a (1, L, D) position embedding")
 
 
@@ -85,7 +86,7 @@ def _mul(node, values):
     if len(tensors) == 1 and getattr(constant, "op", None) == "get_attr":
         shape = tuple(values.values[constant].shape)
         if len(shape) == 3 and shape[1:] == (1, 1):
-            return Op(tensors, [item("layer_scale")])
+            return Op(tensors, [item("layer_scale", name=_attribute(constant))])
     raise Refusal("a product of tensors (archcalc multiplies only inside `se` and "
                   "`layer_scale`)")
 
@@ -98,17 +99,28 @@ def _cat(node, values):
     tensors = values.tensors_in(parts)
     if dim == 1 and rank == 3 and len(parts) == 2 and len(tensors) == 1 and \
             parts[1] is tensors[0] and _is_parameter(parts[0]):
-        return Op(tensors, [item("class_token")])
+        return Op(tensors, [item("class_token", name=_attribute(_parameter(parts[0])))])
     if dim != 1 or rank != 4 or len(tensors) != len(parts):
         raise Refusal(f"concatenation on axis {dim} of a rank-{rank} tensor (archcalc "
                       "concatenates the channels of maps)")
     return Op(tensors, merge="concat")
 
 
-def _is_parameter(node) -> bool:
+def _parameter(node):
+    """The get_attr node under a chain of calls on it (``class_token.expand(n, -1, -1)``)."""
     while getattr(node, "op", None) in ("call_method", "call_function"):
         node = node.args[0]
-    return getattr(node, "op", None) == "get_attr"
+    return node
+
+
+def _is_parameter(node) -> bool:
+    return getattr(_parameter(node), "op", None) == "get_attr"
+
+
+def _attribute(node) -> str:
+    """A parameter's own name (``encoder.pos_embedding`` -> ``pos_embedding``): the node
+    is named after the tensor it holds, as hand-written specs name it."""
+    return str(node.target).rsplit(".", 1)[-1]
 
 
 def _flatten(node, values):
@@ -132,7 +144,7 @@ def _reshaped(node, values, source):
     if len(after) == 2 and after[0] == before[0]:
         return Op(source, [item("flatten")])
     if len(before) == 4 and after == (before[0], before[1], before[2] * before[3]):
-        return Op(source, [item("_rows")])
+        return Op(source, [item("_rows", name="tokens")])
     raise Refusal(f"reshape {list(before)} -> {list(after)}")
 
 

@@ -75,7 +75,10 @@ def _unify_dicts(values: list, holes: list, where: tuple) -> dict:
         if any(k not in b and k not in defaults for b in bodies for k in keys):
             raise _Mismatch()
         filled = [{k: b.get(k, defaults.get(k)) for k in keys} for b in bodies]
-        inner = where + (str(bodies[0]["name"]),) if "name" in bodies[0] else where
+        named = str(bodies[0].get("name", ""))
+        # an item named by position (a Sequential's "1") is named by kind and position
+        inner = where + ((f"{kind}{named}" if named.isdigit() else named),) \
+            if named and kind not in ("group", "branch") else where  # layers name arguments
         return {kind: {k: _unify([f[k] for f in filled], holes,
                                  inner if k in ("paths", "layers") else inner + (k,))
                        for k in keys}}
@@ -99,6 +102,8 @@ def _unify_items(lists: list, holes: list, where: tuple) -> list:
         for name in names:
             if name not in order:
                 order.append(name)
+    if len({len(items) for items in lists}) > 1 and any(name.isdigit() for name in order):
+        raise _Mismatch()  # positions are not names: "1" of a shorter list is another layer
     for items in lists:  # every instance keeps the union's order
         positions = [order.index(_item_name(e)) for e in items]
         if positions != sorted(positions):
@@ -163,28 +168,51 @@ def templated(layers: list) -> tuple[list, dict]:
     calls: dict = {}  # id(entry) -> call item
     # the innermost classes first, so an outer template's body calls the inner ones
     for cls in sorted(found, key=lambda c: -depth[c]):
-        entries = found[cls]
-        if len(entries) < 2:
-            continue
-        try:
+        for entries in _partition(found[cls], calls):
+            if len(entries) < 2:
+                continue
             stripped = [_strip(_replace([e], calls, top=False)[0]) for e in entries]
             _template(cls, stripped, entries, templates, calls)
-        except _Mismatch:
-            continue
     replaced = _strip(_replace(layers, calls))
     return _compact(replaced, templates), templates
+
+
+def _partition(entries: list, calls: dict) -> list:
+    """The instances of one class in groups that unify (MobileNet's InvertedResidual with
+    and without its residual add are two templates), in order of first appearance."""
+    groups: list = []
+    for entry in entries:
+        plain = _strip(_replace([entry], calls, top=False)[0])
+        for group in groups:
+            try:
+                _unify([_unnamed(e) for e in group[1] + [plain]], [], ())
+            except _Mismatch:
+                continue
+            group[0].append(entry)
+            group[1].append(plain)
+            break
+        else:
+            groups.append(([entry], [plain]))
+    return [group[0] for group in groups]
+
+
+def _unnamed(entry: dict) -> dict:
+    return {k: {kk: vv for kk, vv in v.items() if kk != "name"} for k, v in entry.items()}
 
 
 def _template(cls: str, stripped: list, entries: list, templates: dict, calls: dict) -> None:
     holes: list = []
     names = [_item_name(e) for e in stripped]
-    bodies = [{k: {kk: vv for kk, vv in v.items() if kk != "name"}} for e in stripped
-              for k, v in e.items()]
-    body = _unify(bodies, holes, ())
+    body = _unify([_unnamed(e) for e in stripped], holes, ())
     values = _arguments(holes)  # argument -> its value in each instance
     args = list(values)
     name = _template_name(cls, templates)
-    templates[name] = {"args": {arg: "required" for arg in args}, "body": [_fill(body)]}
+    filled = _fill(body)
+    if "group" in filled and "name" not in filled["group"]:
+        body_items = filled["group"]["layers"]  # a call of several items is a group itself
+    else:
+        body_items = [filled]
+    templates[name] = {"args": {arg: "required" for arg in args}, "body": body_items}
     for index, entry in enumerate(entries):
         calls[id(entry)] = {name: {**{a: values[a][index] for a in args}, "name": names[index]}}
 
@@ -230,7 +258,8 @@ def _fill(value):
 
 
 def _template_name(cls: str, templates: dict) -> str:
-    base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", cls).lower().strip("_") or "block"
+    base = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", cls)
+    base = re.sub(r"\W", "_", base).lower().strip("_") or "block"
     name, counter = base, 2
     while name in templates or name in all_kinds() or name in ("branch", "group"):
         name, counter = f"{base}_{counter}", counter + 1

@@ -48,6 +48,7 @@ class SeriesParallel:
         the first weight the nodes use is registered (for the order of add paths)."""
         self.ops, self.items_of, self.weight_rank = ops, items_of, weight_rank
         self.idom = dominators(order, ops)
+        self.name_of = lambda node: node.name  # convert.py names merges uniquely
         self.placed: dict = {}
 
     def path(self, start, end) -> list:
@@ -81,7 +82,7 @@ class SeriesParallel:
         paths = [items for items, _ in walked]
         names = path_names(merge, paths)
         return {"branch": {"merge": merge, "paths": dict(zip(names, paths)),
-                           "name": node.name}}
+                           "name": self.name_of(node)}}
 
 
 def path_names(merge: str, paths: list) -> list:
