@@ -94,7 +94,7 @@ def test_a_broken_source_is_one_error_and_writes_nothing(tmp_path, name):
     (["torchvision:resnet18?num_classes"], ["NAME=VALUE"]),
     (["torch.nn:Conv2d", "--kwargs", "[1, 2]"], ["JSON object"]),
     (["torch.nn:Conv2d", "--kwargs", "{bad"], ["not JSON"]),
-    (["torchvision:swin_t"], ["features.1.0.attn", "shifted_window_attention",
+    (["torchvision:swin_v2_t"], ["features.1.0.attn", "shifted_window_attention",
                               "swin_transformer.py:"]),
     (["torchvision:resnet18", "--input", "3x1x1"], []),
     (["nonsense"], ["cannot read the source"]),

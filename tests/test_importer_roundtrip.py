@@ -92,7 +92,7 @@ def test_a_users_module_with_functional_calls_imports_and_round_trips(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["resnet18", "shufflenet_v2_x0_5", "squeezenet1_1",
-                                  "mobilenet_v3_small"])
+                                  "mobilenet_v3_small", "swin_t"])
 def test_torchvision_models_round_trip_and_export_strictly(tmp_path, name):
     imported = import_source(f"torchvision:{name}", (3, 64, 64))
     original = torchvision.models.get_model(name, weights=None)

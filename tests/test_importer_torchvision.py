@@ -22,8 +22,7 @@ from archcalc.spec.catalog import bundled  # noqa: E402
 
 MODELS = torchvision.models.list_models(module=torchvision.models)
 # what archcalc has no kind for (measured; the README lists them): the op each names
-REFUSED = {"swin_t": "shifted_window_attention", "swin_s": "shifted_window_attention",
-           "swin_b": "shifted_window_attention", "swin_v2_t": "shifted_window_attention",
+REFUSED = {"swin_v2_t": "shifted_window_attention",
            "swin_v2_s": "shifted_window_attention", "swin_v2_b": "shifted_window_attention",
            "maxvit_t": "reshape"}
 # builders whose weights were made at another size than the builder's default: the source

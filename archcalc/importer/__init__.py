@@ -67,6 +67,4 @@ def import_source(text: str, input_shape: tuple | None = None,
 def _refused(refusal, text: str) -> ArchcalcError:
     at = f" (source line {refusal.line})" if refusal.line else ""
     return ArchcalcError(f"cannot import {text}: {refusal.what}{at}",
-                         node=refusal.path or "(the model itself)",
-                         hint="archcalc writes only what its layer kinds compute exactly "
-                              "(`archcalc kinds`); this part has no kind")
+                         node=refusal.path or "(the model itself)", hint=refusal.hint)

@@ -38,7 +38,8 @@ class Converter:
         if count > 1 and any(True for _ in module.parameters()):
             raise ImportRefusal(path, f"{type(module).__name__} is called {count} times with "
                                       "the same weights (archcalc gives each layer its own)",
-                                None)
+                                None, "archcalc has no shared weights: give each use its "
+                                      "own module")
         rule = module_rule(module)
         if rule is not None:
             try:

@@ -34,6 +34,8 @@ def source_text(source, input_shape) -> str:
     versions = f"torch {torch.__version__}, torchvision {torchvision.__version__}"
     text = (f"imported by `archcalc import {source.text}` from {module.__module__}."
             f"{module.__qualname__} ({versions})")
+    if source.kind == "file":
+        text += f", file sha256 {source.digest}"
     if source.kwargs:
         text += f" with {', '.join(f'{k}={v!r}' for k, v in source.kwargs.items())}"
     return text + f" at input {'x'.join(map(str, input_shape))}"
@@ -117,6 +119,9 @@ def check(text: str, name: str, module, calls: dict):
                   if m not in calls and any(True for _ in m.parameters(recurse=False))]
         if unused:
             raise ImportRefusal(unused[0], "holds weights that forward never uses "
-                                           f"({len(unused)} such module(s))", None) from None
-        raise ImportRefusal("", f"the imported spec does not check ({exc.message})",
-                            None) from None
+                                           f"({len(unused)} such module(s))", None,
+                                "remove the unused modules, or build the model without them "
+                                "(torchvision:googlenet?aux_logits=False)") from None
+        raise ImportRefusal("", f"the imported spec does not check ({exc.message})", None,
+                            "this is a bug in archcalc import: please report it with the "
+                            "source") from None

@@ -172,6 +172,19 @@ def _permute(m, ins, out):
     return permute(m.dims)
 
 
+def _window_attention(m, ins, out):
+    window, shift = list(m.window_size), list(m.shift_size)
+    if len(set(window)) != 1 or len(set(shift)) != 1:
+        raise Refusal(f"ShiftedWindowAttention with window {window} and shift {shift} "
+                      "(archcalc's window_attention is square)")
+    return [item("window_attention", heads=m.num_heads, window=window[0],
+                 **({"shift": shift[0]} if shift[0] else {}))]
+
+
+def _patch_merging(m, ins, out):
+    return [item("patch_merging", **({"eps": m.norm.eps} if m.norm.eps != 1e-5 else {}))]
+
+
 def _identity(m, ins, out):
     return []
 
@@ -191,9 +204,11 @@ MODULE_RULES = {
     "LocalResponseNorm": _lrn, "MultiheadAttention": _attention,
     "SqueezeExcitation": _squeeze_excitation, "StochasticDepth": _stochastic_depth,
     "Permute": _permute, "Identity": _identity,
+    "ShiftedWindowAttention": _window_attention, "PatchMerging": _patch_merging,
 }
 # classes whose forward is written in torch.nn or torchvision.ops, so the name is safe
-TRUSTED_PREFIXES = ("torch.nn.", "torchvision.ops.", "torchvision.models.convnext")
+TRUSTED_PREFIXES = ("torch.nn.", "torchvision.ops.", "torchvision.models.convnext",
+                    "torchvision.models.swin_transformer")
 
 
 def module_rule(module):

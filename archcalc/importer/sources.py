@@ -9,6 +9,7 @@ called becomes one ArchcalcError naming the source and the line that raised.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
 import importlib.util
 import json
@@ -41,6 +42,7 @@ class Source:
     kwargs: dict = field(default_factory=dict)
     torchvision: str | None = None  # the builder, when the import reproduces one exactly
     input_shape: tuple | None = None  # the size the source's weights were made for
+    digest: str = ""  # a file source's sha256: which version of the file was imported
 
 
 class _MetaFactories(TorchFunctionMode):
@@ -79,7 +81,9 @@ def resolve(text: str, kwargs_json: str | None = None) -> Source:
                             hint=_close(attr, [n for n in dir(namespace)
                                                if not n.startswith("_")]))
     made = _call(getattr(namespace, attr), kwargs, f"{target}:{attr}")
-    return Source(text, made, attr, "file" if is_file else "module", kwargs)
+    digest = hashlib.sha256(Path(target).expanduser().read_bytes()).hexdigest() if is_file \
+        else ""
+    return Source(text, made, attr, "file" if is_file else "module", kwargs, digest=digest)
 
 
 def _torchvision(text: str) -> Source:
@@ -207,10 +211,10 @@ def _raised(exc: BaseException, doing: str) -> ArchcalcError:
     frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
               if "/archcalc/importer/" not in frame.filename
               and "/importlib/" not in frame.filename and "<frozen" not in frame.filename]
-    where = Location(frames[-1].filename, frames[-1].lineno or 0) if frames else None
+    at = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
     text = " ".join(str(exc).split())[:200]
-    return ArchcalcError(f"{doing} raised {type(exc).__name__}" + (f": {text}" if text else ""),
-                         where=where, hint="fix the source so that it builds the model")
+    return ArchcalcError(f"{doing} raised {type(exc).__name__}" + (f": {text}" if text else "")
+                         + at, hint="fix the source so that it builds the model")
 
 
 def _close(name: str, names) -> str | None:

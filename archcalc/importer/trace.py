@@ -19,13 +19,18 @@ from torch import fx
 from archcalc.importer.functions import Values
 from archcalc.importer.modules import Refusal
 
+NO_KIND = ("archcalc writes only what its layer kinds compute exactly (`archcalc kinds`); "
+           "this op has no kind")
+UNTRACEABLE = ("torch.fx traces forward without data: branch on shapes or module settings, "
+               "not on tensor values, or import the parts that trace")
+
 
 class ImportRefusal(Exception):
-    """A refusal located: module path, op and source line."""
+    """A refusal located: module path, op and source line, with what to do about it."""
 
-    def __init__(self, path: str, what: str, line: str | None):
+    def __init__(self, path: str, what: str, line: str | None, hint: str = NO_KIND):
         super().__init__(what)
-        self.path, self.what, self.line = path, what, line
+        self.path, self.what, self.line, self.hint = path, what, line, hint
 
 
 class _ChildrenAsLeaves(fx.Tracer):
@@ -72,7 +77,7 @@ def trace(module: torch.nn.Module, path: str, inputs: tuple, calls: dict):
         graph = _ChildrenAsLeaves().trace(module)
     except Exception as exc:  # noqa: BLE001 - fx raises many types for untraceable code
         raise ImportRefusal(path, f"torch.fx cannot trace {type(module).__name__}.forward "
-                                  f"({_first_line(exc)})", user_line(exc)) from None
+                                  f"({_first_line(exc)})", user_line(exc), UNTRACEABLE) from None
     graph_module = fx.GraphModule(module, graph)
     values = _run(graph_module, path, inputs, calls)
     return graph, values
@@ -98,7 +103,7 @@ def _run(graph_module, path: str, inputs: tuple, calls: dict) -> Values:
             Recorder(graph_module).run(*inputs)
     except Exception as exc:  # noqa: BLE001
         raise ImportRefusal(path, f"the traced graph does not run ({_first_line(exc)})",
-                            user_line(exc)) from None
+                            user_line(exc), UNTRACEABLE) from None
     return Values(recorded, _data_nodes(graph_module.graph, recorded))
 
 
