@@ -144,9 +144,12 @@ def test_families_pick_the_profile_rates(reports):
     assert rates == {"conv": 4e9, "depthwise": 1e9, "matmul": 8e9, "elementwise": 8e9}
 
 
-def test_utilisation_is_model_flops_over_time_over_peak(reports):
+def test_utilisation_is_model_flops_over_time_over_the_best_rate(reports):
     estimate = estimate_step(reports["vgg11"], CPU, batch=4)
     assert estimate.utilisation(2.0) == pytest.approx(estimate.model_flops / 2.0 / 100e9)
+    faster_conv = DeviceProfile("conv", 10e9, {"fp32": 100e9}, {"fp32": 150e9}, device="cpu")
+    estimate = estimate_step(reports["vgg11"], faster_conv, batch=4)
+    assert estimate.utilisation(2.0) == pytest.approx(estimate.model_flops / 2.0 / 150e9)
 
 
 @pytest.mark.parametrize("name, key", [

@@ -74,6 +74,12 @@ class DeviceProfile:
                                      "train with another dtype or add the figure")
         return self.peak_flops[dtype]
 
+    def best(self, dtype: str) -> float:
+        """The highest rate the profile gives for ``dtype`` (matmul or convolution): the
+        denominator of model FLOPs utilisation. A CPU's convolutions (Winograd kernels
+        among them) can outrun its matmul."""
+        return max(self.peak(dtype), self.conv_flops.get(dtype, 0.0))
+
     def rate(self, family: str, dtype: str) -> float:
         """FLOP/s for a layer of ``family`` (matmul, conv, depthwise) at ``dtype``."""
         peak = self.peak(dtype)

@@ -153,8 +153,9 @@ class StepEstimate:
         return self.profile.peak(self.dtype)
 
     def utilisation(self, measured_seconds: float) -> float:
-        """Model FLOPs utilisation: model FLOPs per step / measured time / matmul peak."""
-        return self.model_flops / measured_seconds / self.peak
+        """Model FLOPs utilisation: model FLOPs per step / measured time / the profile's
+        best rate for the dtype (``DeviceProfile.best``)."""
+        return self.model_flops / measured_seconds / self.profile.best(self.dtype)
 
     def epoch_seconds(self, images: int, evaluated: int = 0) -> float:
         """Steps over ``images`` (the last one partial, as the loop runs it) plus a

@@ -8,7 +8,8 @@ the estimate is skipped with a line saying how to get one.
 
 The estimate's dtype is bf16 under autocast (--amp) and fp32 otherwise; MFU is the
 step's model FLOPs (forward and backward, as analysis/roofline.py counts them) divided
-by the measured time of a step and by the profile's matmul peak for that dtype.
+by the measured time of a step and by the profile's best rate for that dtype (its
+matmul peak, or its convolution rate where a CPU's convolutions run faster).
 """
 from __future__ import annotations
 
@@ -83,4 +84,5 @@ def after_line(prepared, history: list) -> str | None:
         return text
     return (f"{text}; estimated {seconds(step.step_seconds)}; model FLOPs utilisation "
             f"{step.utilisation(measured):.1%} ({step.model_flops / 1e9:.3g} GFLOPs per step "
-            f"over the {step.dtype} peak {rate(step.peak)} of {step.profile.name})")
+            f"over the best {step.dtype} rate {rate(step.profile.best(step.dtype))} of "
+            f"{step.profile.name})")
