@@ -4,13 +4,15 @@ from __future__ import annotations
 import click
 
 from archcalc.cli import console
-from archcalc.cli.options import input_option, parse_input, require_torch
+from archcalc.cli.options import parse_input, require_torch
 from archcalc.cli.training import expand_path_option
 
 
 @click.command("import")
 @click.argument("source")
-@input_option
+@click.option("--input", "input_text", metavar="CxHxW",
+              help="trace at this input size (the spec's input:); default: the size a "
+                   "torchvision model's weights were made for, else 3x224x224")
 @click.option("--kwargs", "kwargs_json", default=None, metavar="JSON",
               help="keyword arguments for a module:attr or file.py:attr factory, as a JSON "
                    "object")

@@ -27,13 +27,28 @@ class Imported:
 
 def import_source(text: str, input_shape: tuple | None = None,
                   kwargs_json: str | None = None) -> Imported:
+    """``archcalc import SOURCE``: resolve SOURCE (sources.py), then import the module."""
+    from archcalc.importer import sources
+
+    return _imported(sources.resolve(text, kwargs_json), input_shape)
+
+
+def import_module(module, input_shape: tuple, name: str = "model") -> Imported:
+    """An ``nn.Module`` already in hand (the Python API; put into eval mode)."""
+    from archcalc.importer.sources import Source
+
+    return _imported(Source(f"<{type(module).__name__} object>", module, name, "object"),
+                     input_shape)
+
+
+def _imported(source, input_shape) -> Imported:
     import torch
 
-    from archcalc.importer import document, repeats, sources
+    from archcalc.importer import document, repeats
     from archcalc.importer.convert import Converter
     from archcalc.importer.trace import ImportRefusal, record_calls, user_line
 
-    source = sources.resolve(text, kwargs_json)
+    text = source.text
     module = source.module.eval()  # training-only branches (aux heads) are not traced
     shape = tuple(input_shape or source.input_shape or (3, 224, 224))
     device = next((p.device for p in module.parameters()), torch.device("cpu"))

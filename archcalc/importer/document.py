@@ -32,8 +32,9 @@ def source_text(source, input_shape) -> str:
 
     module = type(source.module)
     versions = f"torch {torch.__version__}, torchvision {torchvision.__version__}"
-    text = (f"imported by `archcalc import {source.text}` from {module.__module__}."
-            f"{module.__qualname__} ({versions})")
+    how = f"`archcalc import {source.text}`" if source.kind != "object" else \
+        "archcalc.importer.import_module"
+    text = f"imported by {how} from {module.__module__}.{module.__qualname__} ({versions})"
     if source.kind == "file":
         text += f", file sha256 {source.digest}"
     if source.kwargs:

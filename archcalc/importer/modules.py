@@ -185,6 +185,12 @@ def _patch_merging(m, ins, out):
     return [item("patch_merging", **({"eps": m.norm.eps} if m.norm.eps != 1e-5 else {}))]
 
 
+def _pad_shortcut(m, ins, out):
+    """archcalc's own option-A shortcut module (archcalc/nn/pad_shortcut.py)."""
+    return [item("pad_shortcut", out=m.out_channels,
+                 **({"stride": compact(m.stride)} if compact(m.stride) != 1 else {}))]
+
+
 def _identity(m, ins, out):
     return []
 
@@ -205,10 +211,11 @@ MODULE_RULES = {
     "SqueezeExcitation": _squeeze_excitation, "StochasticDepth": _stochastic_depth,
     "Permute": _permute, "Identity": _identity,
     "ShiftedWindowAttention": _window_attention, "PatchMerging": _patch_merging,
+    "PadShortcutModule": _pad_shortcut,
 }
 # classes whose forward is written in torch.nn or torchvision.ops, so the name is safe
 TRUSTED_PREFIXES = ("torch.nn.", "torchvision.ops.", "torchvision.models.convnext",
-                    "torchvision.models.swin_transformer")
+                    "torchvision.models.swin_transformer", "archcalc.nn.")
 
 
 def module_rule(module):
