@@ -98,6 +98,9 @@ def test_a_broken_source_is_one_error_and_writes_nothing(tmp_path, name):
                               "swin_transformer.py:"]),
     (["torchvision:resnet18", "--input", "3x1x1"], []),
     (["nonsense"], ["cannot read the source"]),
+    (["torch.nn:Identity", "--input", "3x8x8"], ["computes nothing"]),
+    (["torch.nn:Linear", "--kwargs", '{"in_features": 8, "out_features": 4}', "--input", "3x8x8"],
+     ["analysis refuses", "fc needs a flat input"]),
 ])
 def test_bad_sources_and_options_are_one_error(args, needles):
     result = invoke(*args)

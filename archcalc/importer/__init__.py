@@ -68,7 +68,7 @@ def _imported(source, input_shape) -> Imported:
                             f"{type(output).__name__}, not one tensor",
                             hint="import a module whose forward returns the logits")
     try:
-        layers = Converter(module, calls).body(module, "")
+        layers = _named_root(Converter(module, calls).body(module, ""))
         layers, templates = repeats.templated(layers)
         facts = document.measured(module, output)
         doc = document.document(source, shape, layers, templates, facts)
@@ -77,6 +77,19 @@ def _imported(source, input_shape) -> Imported:
     except ImportRefusal as refusal:
         raise _refused(refusal, text) from None
     return Imported(yaml_text, spec, report, facts)
+
+
+def _named_root(layers: list) -> list:
+    """The root's own items need names too (a module with a rule imported alone)."""
+    from archcalc.importer.trace import ImportRefusal
+
+    if not layers:
+        raise ImportRefusal("", "forward computes nothing archcalc counts (the identity)", None,
+                            "import a model with at least one layer")
+    for entry in layers:
+        ((kind, body),) = entry.items()
+        body.setdefault("name", kind)
+    return layers
 
 
 def _refused(refusal, text: str) -> ArchcalcError:

@@ -123,6 +123,8 @@ def check(text: str, name: str, module, calls: dict):
                                            f"({len(unused)} such module(s))", None,
                                 "remove the unused modules, or build the model without them "
                                 "(torchvision:googlenet?aux_logits=False)") from None
-        raise ImportRefusal("", f"the imported spec does not check ({exc.message})", None,
-                            "this is a bug in archcalc import: please report it with the "
-                            "source") from None
+        raise ImportRefusal("", f"archcalc's analysis refuses the spec written from this "
+                                f"module ({exc.message})", None,
+                            "a layer is used on a shape its archcalc kind does not take; "
+                            "if the spec should hold, please report it with the source") \
+            from None
