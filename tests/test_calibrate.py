@@ -175,3 +175,17 @@ def test_build_train_lines(small_calibration):
     # fine-tuning the head: everything before it is frozen, so the step is shorter
     head = fake_run(report, finetune="head", head="output")
     assert step_estimate.estimate(head).model_flops < expected.model_flops
+
+
+def test_build_train_says_the_estimate_before_and_the_mfu_after(run_cli, small_calibration,
+                                                                tmp_path):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib", reason="a training run writes curves.png")
+    assert run_cli("calibrate").exit_code == 0
+    result = run_cli("build", "lenet5", "--train", "--max-steps", "2", "--no-checks",
+                     "--epochs", "1", "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    before = result.output.index("roofline estimate on this CPU")
+    assert before < result.output.index("learning rate")  # said before the first step
+    assert "estimate/measured" in result.output
+    assert "model FLOPs utilisation" in result.output

@@ -66,10 +66,14 @@ def before_line(prepared, measured_per_image: float) -> str:
         return f"no device profile for this {prepared.device.type}: `{how}` measures one " \
                "for a roofline estimate of each step"
     measured = measured_per_image * prepared.batch_size
+    threads = torch.get_num_threads()
+    note = f" (the profile was measured with {step.profile.threads} threads, this run has " \
+           f"{threads})" if prepared.device.type == "cpu" and step.profile.threads \
+        not in (None, threads) else ""
     return (f"roofline estimate on {step.profile.name}: {seconds(step.step_seconds)} per step "
             f"of {step.batch} ({step.dtype}; forward {seconds(step.forward_seconds)}, backward "
             f"{seconds(step.backward_seconds)}); measured {seconds(measured)}: estimate/measured"
-            f" {step.step_seconds / measured:.2f}")
+            f" {step.step_seconds / measured:.2f}{note}")
 
 
 def after_line(prepared, history: list) -> str | None:
