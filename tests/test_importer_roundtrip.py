@@ -7,6 +7,8 @@ importer's own figures.
 """
 from __future__ import annotations
 
+import json
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -120,3 +122,22 @@ def test_the_cli_writes_the_spec_atomically_and_never_over_an_existing_file(tmp_
                                          "--overwrite"])
     assert replaced.exit_code == 0 and out.read_text() != first
     assert [p.name for p in tmp_path.iterdir()] == ["r18.yaml"]  # no temporary file left
+
+
+def test_a_small_vision_transformer_from_module_attr_with_kwargs_round_trips(tmp_path):
+    """module:attr with --kwargs: the class token, position embedding, attention and the
+    selected token of ViT, small enough to run in a moment."""
+    kwargs = {"image_size": 32, "patch_size": 8, "num_layers": 2, "num_heads": 2,
+              "hidden_dim": 16, "mlp_dim": 32, "num_classes": 3}
+    imported = import_source("torchvision.models.vision_transformer:VisionTransformer",
+                             (3, 32, 32), json.dumps(kwargs))
+    assert "class_token: {name: class_token}" in imported.text
+    assert "position_embedding: {length: 17, name: pos_embedding}" in imported.text
+    assert "encoder_block: {name: encoder_layer_1}" in imported.text
+    torch.manual_seed(0)
+    original = torchvision.models.VisionTransformer(**kwargs)
+    with torch.no_grad():  # a class token and embedding that are not zero
+        original.class_token.normal_()
+        original.encoder.pos_embedding.normal_()
+    expected, got, _, _ = rebuilt_outputs(tmp_path, original, imported, (3, 32, 32), "vit")
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
