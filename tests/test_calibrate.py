@@ -73,6 +73,11 @@ def test_conv_forward_and_backward_credited_with_flopcounter_flops(one_second, d
     assert rate == 6 * analyze(load_spec(str(path))).totals["macs"] * shape[0]
 
 
+def test_pointwise_credited_with_flopcounter_flops(one_second):
+    rate = cal.pointwise_rate((2, 4, 6, 6), torch.float32, CPU, 0.1)
+    assert rate == counted_flops(one_second[-1]) == 6 * 2 * 36 * 4 * 16
+
+
 def test_bandwidths_credited_with_the_bytes_they_move(one_second):
     assert cal.copy_bandwidth(1000, CPU, 0.1) == 2 * 1000 * 4
     elements = 8 * 2 * 56 * 56
@@ -88,7 +93,8 @@ def test_calibrate_small_round_trips_through_the_saved_file(tmp_path):
     profile = cal.calibrate("cpu", 0.3, cal.SMALL)
     assert profile.device == "cpu" and profile.threads == torch.get_num_threads()
     for value in (*profile.peak_flops.values(), *profile.conv_flops.values(),
-                  *profile.depthwise_flops.values(), profile.memory_bandwidth,
+                  *profile.depthwise_flops.values(), *profile.pointwise_flops.values(),
+                  profile.memory_bandwidth,
                   profile.elementwise_bandwidth, profile.pool_bandwidth):
         assert value > 0
     path = tmp_path / "profile.yaml"

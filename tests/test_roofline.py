@@ -137,11 +137,12 @@ def test_epoch_counts_the_last_partial_step(reports):
 
 
 def test_families_pick_the_profile_rates(reports):
-    profile = DeviceProfile("three rates", 1e9, {"fp32": 8e9}, {"fp32": 4e9}, {"fp32": 1e9},
-                            device="cpu")
+    profile = DeviceProfile("four rates", 1e9, {"fp32": 8e9}, {"fp32": 4e9}, {"fp32": 1e9},
+                            device="cpu", pointwise_flops={"fp32": 2e9})
     rates = {layer.family: layer.rate
              for layer in estimate_step(reports["mobilenet_v2"], profile).layers}
-    assert rates == {"conv": 4e9, "depthwise": 1e9, "matmul": 8e9, "elementwise": 8e9}
+    assert rates == {"conv": 4e9, "depthwise": 1e9, "pointwise": 2e9, "matmul": 8e9,
+                     "elementwise": 8e9}
 
 
 def test_utilisation_is_model_flops_over_time_over_the_best_rate(reports):

@@ -2,7 +2,7 @@
 
 A profile gives the peak arithmetic rate per dtype (FLOP/s, dense: no 2:4 sparsity) and
 the memory bandwidth (bytes/s). Optional fields, written by ``archcalc calibrate``, give
-achieved rates for convolutions and depthwise convolutions, the bandwidth that
+achieved rates for 3x3, depthwise and 1x1 convolutions, the bandwidth that
 elementwise (BatchNorm, activation) and pooling kernels achieve, which on a CPU is far
 below a copy's, the cost of freshly mapped memory, and the torch thread count.
 
@@ -20,6 +20,7 @@ it, as the same datasheets' footnotes say. A user's own profile is a YAML file:
     peak_flops: {fp32: 19.5e12, tf32: 156e12, bf16: 312e12, fp16: 312e12}
     conv_flops: {fp32: 15e12}         # optional: achieved by convolutions
     depthwise_flops: {fp32: 1e12}     # optional: achieved by depthwise convolutions
+    pointwise_flops: {fp32: 12e12}    # optional: achieved by 1x1 convolutions
     threads: 8                        # optional: CPU threads it was measured with
     source: where the figures come from
 
@@ -35,7 +36,7 @@ from pathlib import Path
 from archcalc.errors import ArchcalcError, Location
 
 DTYPES = ("fp32", "tf32", "fp16", "bf16")
-RATE_FIELDS = ("peak_flops", "conv_flops", "depthwise_flops")
+RATE_FIELDS = ("peak_flops", "conv_flops", "depthwise_flops", "pointwise_flops")
 OPTIONAL_NUMBERS = ("elementwise_bandwidth", "pool_bandwidth", "fresh_page_bandwidth",
                     "fresh_threshold")
 KNOWN_FIELDS = ("name", "memory_bandwidth", *OPTIONAL_NUMBERS, *RATE_FIELDS, "threads",
@@ -48,8 +49,8 @@ _NUMBER = re.compile(r"^\s*([0-9.eE+-]+)\s*([kKmMgGtTpP]?)\s*$")
 
 @dataclass(frozen=True)
 class DeviceProfile:
-    """Rates of one device; ``conv_flops`` and ``depthwise_flops`` fall back to
-    ``peak_flops`` where not given."""
+    """Rates of one device; ``conv_flops``, ``depthwise_flops`` and ``pointwise_flops``
+    fall back to ``peak_flops`` where not given."""
 
     name: str
     memory_bandwidth: float                   # bytes/s
@@ -61,6 +62,7 @@ class DeviceProfile:
     match: tuple = ()                         # regexes on torch.cuda.get_device_name
     device: str = "cuda"                      # cuda | cpu: what the figures describe
     measured: str = ""                        # when calibrate measured it
+    pointwise_flops: dict = field(default_factory=dict)
     elementwise_bandwidth: float | None = None  # bytes/s of BN/activation kernels
     pool_bandwidth: float | None = None       # bytes/s of pooling kernels
     fresh_page_bandwidth: float | None = None  # bytes/s writing freshly mapped memory (CPU)
@@ -81,8 +83,11 @@ class DeviceProfile:
         return max(self.peak(dtype), self.conv_flops.get(dtype, 0.0))
 
     def rate(self, family: str, dtype: str) -> float:
-        """FLOP/s for a layer of ``family`` (matmul, conv, depthwise) at ``dtype``."""
+        """FLOP/s for a layer of ``family`` (matmul, conv, depthwise, pointwise) at
+        ``dtype``."""
         peak = self.peak(dtype)
+        if family == "pointwise":
+            return self.pointwise_flops.get(dtype) or peak
         if family == "depthwise":
             return self.depthwise_flops.get(dtype) or self.conv_flops.get(dtype) or peak
         if family == "conv":
@@ -99,7 +104,7 @@ class DeviceProfile:
     def as_dict(self) -> dict:
         data = {"name": self.name, "device": self.device,
                 "memory_bandwidth": self.memory_bandwidth, "peak_flops": dict(self.peak_flops)}
-        for key in ("conv_flops", "depthwise_flops"):
+        for key in ("conv_flops", "depthwise_flops", "pointwise_flops"):
             if getattr(self, key):
                 data[key] = dict(getattr(self, key))
         for key in OPTIONAL_NUMBERS:
@@ -237,7 +242,8 @@ def _profile_from(data, filename: str) -> DeviceProfile:
                          elementwise_bandwidth=optional.get("elementwise_bandwidth"),
                          pool_bandwidth=optional.get("pool_bandwidth"),
                          fresh_page_bandwidth=optional.get("fresh_page_bandwidth"),
-                         fresh_threshold=optional.get("fresh_threshold"))
+                         fresh_threshold=optional.get("fresh_threshold"),
+                         pointwise_flops=rates.get("pointwise_flops", {}))
 
 
 def _rates(data, key: str) -> dict:

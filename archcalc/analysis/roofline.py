@@ -4,8 +4,8 @@ Each row of the analysis runs a forward and a backward pass, each as a main kern
 convolution, the matrix product, the pool) and then the elementwise parts folded into
 the row (a BatchNorm, an activation, a bias), one kernel after the other. Each kernel's
 time is the roofline's ``max(FLOPs / rate, bytes / bandwidth)``: the arithmetic at the
-device's rate (the main kernel's family: matmul, which includes 1x1 convolutions, conv
-or depthwise conv, analysis/devices.py; elementwise work at the dtype's peak), or the
+device's rate (the main kernel's family: matmul, conv, depthwise or pointwise (1x1)
+conv, analysis/devices.py; elementwise work at the dtype's peak), or the
 data it moves at the bandwidth of its class of kernel (a convolution's or a matrix
 product's tensors and the optimizer stream at ``memory_bandwidth``; BatchNorm,
 activation and add kernels at ``elementwise_bandwidth``; pools at ``pool_bandwidth``,
@@ -74,7 +74,7 @@ class LayerTime:
 
     path: str
     kind: str
-    family: str                 # matmul | conv | depthwise | elementwise
+    family: str                 # matmul | conv | depthwise | pointwise | elementwise
     forward_flops: int
     backward_flops: int
     forward_bytes: int
@@ -182,8 +182,10 @@ def family(call) -> str:
         groups = params.get("groups", 1)
         if groups > 1 and groups == ins[0][0]:
             return "depthwise"
-        # a 1x1 convolution is a matrix product (channels x positions)
-        return "matmul" if tuple(params.get("kernel")) == (1, 1) and groups == 1 else "conv"
+        # a 1x1 convolution is a matrix product (channels x positions) that PyTorch runs
+        # on kernels of its own
+        return "pointwise" if tuple(params.get("kernel")) == (1, 1) and groups == 1 \
+            else "conv"
     return "matmul" if kind.name in MATMUL_KINDS else "elementwise"
 
 

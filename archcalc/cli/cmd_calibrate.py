@@ -23,7 +23,7 @@ from archcalc.cli.options import expand_path, format_option, require_torch
 @click.option("--no-save", "no_save", is_flag=True, help="measure and print, save nothing")
 @format_option("rich", "json")
 def command(device, seconds, out_file, overwrite, no_save, fmt):
-    """Measure the matmul FLOP/s, the FLOP/s of a 3x3 and of a depthwise convolution
+    """Measure the matmul FLOP/s, the FLOP/s of a 3x3, a depthwise and a 1x1 convolution
     (forward and backward), the memory bandwidth (a copy; BatchNorm and ReLU; max
     pool) and, on a CPU, the cost of freshly mapped memory, with torch's current
     threads, and save them as a device profile (never over an existing file without
@@ -47,7 +47,8 @@ def command(device, seconds, out_file, overwrite, no_save, fmt):
     from archcalc.render.roofline import rate
 
     for label, rates in (("matmul", profile.peak_flops), ("conv 3x3", profile.conv_flops),
-                         ("depthwise 3x3", profile.depthwise_flops)):
+                         ("depthwise 3x3", profile.depthwise_flops),
+                         ("pointwise 1x1", profile.pointwise_flops)):
         figures = ", ".join(f"{dtype} {rate(value)}" for dtype, value in rates.items())
         console.out().print(f"{label:14} {figures}", markup=False)
     console.out().print(f"{'memory':14} {profile.memory_bandwidth / 1e9:.1f} GB/s copy, "

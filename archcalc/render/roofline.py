@@ -14,6 +14,7 @@ from archcalc.render import units
 from archcalc.render.plots import _matplotlib, _new_figure
 
 FAMILY_COLOURS = {"matmul": "tab:orange", "conv": "tab:blue", "depthwise": "tab:cyan",
+                  "pointwise": "tab:purple",
                   "elementwise": "tab:gray"}
 
 

@@ -9,6 +9,9 @@ a warm-up taken, as timeit advises on a busy machine:
   forward and backward (grad-input and grad-weight), 6 FLOPs per MAC;
 - depthwise: a 3x3 depthwise convolution on 8 x 144 x 56 x 56 (MobileNetV2's first
   expanded blocks), forward and backward, 6 FLOPs per MAC;
+- pointwise: a 1x1 convolution from 64 to 256 channels on 8 x 64 x 56 x 56 (ResNet-50's
+  first expansion), forward and backward, 6 FLOPs per MAC (PyTorch runs 1x1 convolutions
+  on other kernels than 3x3 ones: on one CPU thread at batch < 16 its own GEMM path);
 - memory bandwidth: a copy between two 128 MiB tensors (STREAM's copy: read + write),
   what convolutions' and matrix products' tensors and the optimizer stream at;
 - the bandwidth training's elementwise kernels reach: a BatchNorm2d and a ReLU, forward
@@ -43,6 +46,7 @@ class Workloads:
     matmul_n: int = 1024
     conv: tuple = (8, 64, 56, 56)          # batch, channels, height, width; 3x3, C -> C
     depthwise: tuple = (8, 144, 56, 56)
+    pointwise: tuple = (8, 64, 56, 56)      # 1x1, 64 -> 256: ResNet-50's layer1 expansion
     copy_elements: int = 32 * 2**20        # fp32: 128 MiB per tensor
     norm_elements: int = 8 * 128 * 56 * 56  # 12.25 MiB: above the cache, below 32 MiB
     pool: tuple = (8, 64, 112, 112)         # ResNet's stem pool; 24.5 MiB in fp32
@@ -50,12 +54,14 @@ class Workloads:
 
 
 SMALL = Workloads(matmul_n=128, conv=(2, 8, 16, 16), depthwise=(2, 8, 16, 16),
+                  pointwise=(2, 8, 16, 16),
                   copy_elements=2**18, norm_elements=8 * 2 * 56 * 56,
                   pool=(2, 4, 16, 16), fresh_elements=2**18)
 
 
 # A GPU needs larger workloads to reach its rates (an 8192^2 matmul is 1.1 TFLOP).
 CUDA = Workloads(matmul_n=8192, conv=(128, 64, 56, 56), depthwise=(128, 144, 56, 56),
+                 pointwise=(128, 64, 56, 56),
                  copy_elements=256 * 2**20, norm_elements=128 * 128 * 56 * 56,
                  pool=(128, 64, 112, 112))
 
@@ -100,6 +106,22 @@ def conv_rate(shape: tuple, groups_all: bool, dtype: torch.dtype, device: torch.
         conv(x).sum().backward()
 
     macs = batch * channels * height * width * 9 * channels // groups
+    return 6 * macs / best_seconds(step, device, budget)
+
+
+def pointwise_rate(shape: tuple, dtype: torch.dtype, device: torch.device,
+                   budget: float) -> float:
+    """FLOP/s of a 1x1 convolution from C to 4C channels (a bottleneck's expansion),
+    forward and backward (6 FLOPs per MAC)."""
+    batch, channels, height, width = shape
+    conv = torch.nn.Conv2d(channels, 4 * channels, 1, bias=False).to(device=device, dtype=dtype)
+    x = torch.randn(shape, device=device, dtype=dtype, requires_grad=True)
+
+    def step():
+        conv.weight.grad = x.grad = None
+        conv(x).sum().backward()
+
+    macs = batch * height * width * channels * 4 * channels
     return 6 * macs / best_seconds(step, device, budget)
 
 
@@ -194,8 +216,8 @@ def calibrate(device_name: str = "cpu", seconds: float = 4.0,
         dtypes, conv_dtypes = {"fp32": torch.float32}, ("fp32",)
         name = f"this CPU ({torch.get_num_threads()} threads)"
     cpu = device.type == "cpu"
-    share = seconds / (len(dtypes) + 2 * len(conv_dtypes) + 3 + int(cpu))
-    peaks, convs, depthwise = {}, {}, {}
+    share = seconds / (len(dtypes) + 3 * len(conv_dtypes) + 3 + int(cpu))
+    peaks, convs, depthwise, pointwise = {}, {}, {}, {}
     for label, dtype in dtypes.items():
         with _tf32(label == "tf32"):
             peaks[label] = matmul_rate(workloads.matmul_n, dtype, device, share)
@@ -204,6 +226,8 @@ def calibrate(device_name: str = "cpu", seconds: float = 4.0,
             convs[label] = conv_rate(workloads.conv, False, dtypes[label], device, share)
             depthwise[label] = conv_rate(workloads.depthwise, True, dtypes[label], device,
                                          share)
+            pointwise[label] = pointwise_rate(workloads.pointwise, dtypes[label], device,
+                                              share)
     # CUDA's caching allocator reuses blocks: no fresh mappings in a training step
     fresh = fresh_page_bandwidth(workloads.fresh_elements, device, share) if cpu else None
     return DeviceProfile(
@@ -212,6 +236,7 @@ def calibrate(device_name: str = "cpu", seconds: float = 4.0,
         elementwise_bandwidth=training_bandwidth(workloads.norm_elements, device,
                                                  torch.float32, share),
         pool_bandwidth=pool_bandwidth(workloads.pool, device, torch.float32, share),
+        pointwise_flops=pointwise,
         fresh_page_bandwidth=fresh,
         fresh_threshold=GLIBC_MMAP_THRESHOLD_MAX if fresh is not None else None,
         threads=torch.get_num_threads() if device.type == "cpu" else None,
