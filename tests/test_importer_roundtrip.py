@@ -56,6 +56,25 @@ class UserNet(nn.Module):
         return self.head(self.pool(x).flatten(1))
 
 
+class FunctionalNet(nn.Module):
+    """The functional forms archcalc reads, each where a shape makes its arguments matter."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.conv2 = nn.Conv2d(6, 6, (1, 3), padding=(0, 1), groups=3)
+        self.fc = nn.Linear(6 * 3 * 3, 4)
+
+    def forward(self, x):
+        x = F.relu6(self.conv1(x))
+        x = F.max_pool2d(x, 3, 2, ceil_mode=True)  # 15 -> 8 (the last window hangs over)
+        x = torch.sigmoid(self.conv2(x)) + F.gelu(x)
+        x = F.avg_pool2d(x, 3, 2, padding=1, count_include_pad=False)  # 8 -> 4
+        x = F.hardswish(x)
+        x = F.adaptive_avg_pool2d(x, 3)
+        return self.fc(F.dropout(x.view(x.size(0), -1), 0.1, self.training))
+
+
 def rebuilt_outputs(tmp_path, original, imported, shape, name="user"):
     """The original's and the spec-built module's outputs with the original's weights."""
     spec_file = tmp_path / f"{name}.yaml"
@@ -90,6 +109,17 @@ def test_a_users_module_with_functional_calls_imports_and_round_trips(tmp_path):
     randomise_statistics(original)
     expected, got, spec, _ = rebuilt_outputs(tmp_path, original, imported, (3, 16, 16))
     assert spec.expect["params"] == sum(p.numel() for p in original.parameters())
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_functional_calls_import_with_their_arguments_and_round_trip(tmp_path):
+    imported = import_source(f"{__file__}:FunctionalNet", (3, 15, 15))
+    for written in ("maxpool: {kernel: 3, stride: 2, ceil: true", "count_include_pad: false",
+                    "adaptive_avgpool: {size: 3", "dropout: {p: 0.1", "relu6", "gelu",
+                    "hardswish", "sigmoid", "merge: add"):
+        assert written in imported.text, written
+    expected, got, _, _ = rebuilt_outputs(tmp_path, FunctionalNet(), imported, (3, 15, 15),
+                                          "functional")
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 

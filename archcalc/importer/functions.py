@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 
 import torch
 
-from archcalc.importer.modules import Refusal, activation_kinds, adaptive_avg, item, permute
+from archcalc.importer.modules import (
+    Refusal,
+    activation_kinds,
+    adaptive_avg,
+    compact,
+    item,
+    permute,
+)
 
 
 @dataclass
@@ -191,11 +198,16 @@ def _mean(node, values):
     raise Refusal(f"mean over axes {list(dims)}")
 
 
+# F.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices) and
+# F.avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+POOL_ARGUMENTS = {"maxpool": ("dilation", 4, 1), "avgpool": ("count_include_pad", 5, True)}
+
+
 def _pool(kind: str):
     def rule(node, values):
-        kernel = _arg(node, 1, "kernel_size")
-        stride = _arg(node, 2, "stride") or kernel
-        pad = _arg(node, 3, "padding", 0)
+        kernel = compact(_arg(node, 1, "kernel_size"))
+        stride = compact(_arg(node, 2, "stride") or kernel)
+        pad = compact(_arg(node, 3, "padding", 0))
         ceil = _arg(node, 5 if kind == "maxpool" else 4, "ceil_mode", False)
         params = {"kernel": kernel}
         if stride != kernel:
@@ -204,8 +216,20 @@ def _pool(kind: str):
             params["pad"] = pad
         if ceil:
             params["ceil"] = True
+        key, index, default = POOL_ARGUMENTS[kind]
+        value = _arg(node, index, key, default)
+        if compact(value) != default:
+            params[key] = compact(value)
+        if _arg(node, 6, "return_indices" if kind == "maxpool" else "divisor_override", None):
+            raise Refusal(f"{kind} with return_indices or divisor_override")
         return Op([node.args[0]], [item(kind, **params)])
     return rule
+
+
+def _gelu(node, values):
+    if _arg(node, 1, "approximate", "none") != "none":
+        raise Refusal("gelu(approximate='tanh') (archcalc's gelu is the exact erf form)")
+    return Op([node.args[0]], [item("gelu")])
 
 
 def _dropout(node, values):
@@ -248,6 +272,7 @@ FUNCTION_RULES = {
     "F.avg_pool2d": _pool("avgpool"), "torch._C._nn.avg_pool2d": _pool("avgpool"),
     "F.adaptive_avg_pool2d": _adaptive, "torch._C._nn.adaptive_avg_pool2d": _adaptive,
     "F.dropout": _dropout, "Tensor.contiguous": _identity,
+    "torch._C._nn.gelu": _gelu, "F.gelu": _gelu,
     "torchvision.models.shufflenetv2.channel_shuffle": _channel_shuffle,
 }
 OPERATORS = {operator.add: "add", operator.iadd: "iadd", operator.mul: "mul",
