@@ -32,6 +32,9 @@ def seconds(value: float) -> str:
 
 
 def rate(value: float) -> str:
+    """1.2e11 -> '120GFLOP/s'; a peta-scale rate in P (units.si stops at T)."""
+    if value >= 1e15:
+        return f"{value / 1e15:.3g}PFLOP/s"
     return f"{units.si(value)}FLOP/s"
 
 
