@@ -81,8 +81,13 @@ def test_workers_share_one_study(tmp_path):
     stage = studies.Stage("coarse", "shared", SPACE, trials=4, epochs=1)
     studies.run_stage(url, stage, FakeTraining(), workers=2, seed=0)
     trials = studies.open_study(url, "shared").trials
-    assert sum(t.state.name == "COMPLETE" for t in trials) == 4
-    assert len({t.params["lr"] for t in trials}) == 4  # two seeds: no repeated draws
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
+    assert len(complete) == 4
+    assert len({t.params["lr"] for t in complete}) == 4  # two seeds: no repeated draws
+    # a process that claims one trial too many (the other took the last) closes it as a
+    # surplus, untrained and without parameters
+    assert all(t.user_attrs.get("surplus") and not t.params
+               for t in trials if t.state.name != "COMPLETE")
 
 
 def test_coarse_to_fine_narrows_around_the_best():
