@@ -120,7 +120,8 @@ def test_symbolic_equals_integers(shift):
     for h, w in ((14, 14), (7, 7), (7, 15), (1, 30), (20, 9)):
         exact = analyze(attention_spec(6, h, w, 2, 7, shift)).totals
         for key in ("macs", "flops", "params", "activations"):
-            assert int(sympy.sympify(totals[key]).subs({height: h, width: w})) == exact[key], (key, h, w)
+            value = sympy.sympify(totals[key]).subs({height: h, width: w})
+            assert int(value) == exact[key], (key, h, w)
 
 
 @pytest.mark.parametrize("layers, words", [
