@@ -27,6 +27,7 @@ from archcalc.torchgraph.weights import (  # noqa: E402
     structural_order,
     torchvision_model,
 )
+from helpers.training_mode import training_outputs  # noqa: E402
 
 SIDE = 64  # any multiple of 32 runs; the comparisons here are about structure, not size
 
@@ -90,10 +91,7 @@ def test_training_mode_equals_torchvisions():
     ours = build_module(spec, shape).train()
     ours.load_state_dict(map_by_structure(reference.state_dict(), ours))
     batch = torch.randn(4, *shape)
-    outputs = []
-    for model in (reference, ours):
-        torch.manual_seed(1)
-        outputs.append(model(batch))
+    outputs = training_outputs(reference, ours, batch)
     assert (outputs[0] - outputs[1]).abs().max().item() < 1e-4 * outputs[0].abs().max().item()
 
 

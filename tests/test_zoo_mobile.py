@@ -24,6 +24,7 @@ torchvision = pytest.importorskip("torchvision")
 
 from archcalc.torchgraph.builder import build_module  # noqa: E402
 from archcalc.torchgraph.weights import map_by_structure, torchvision_model  # noqa: E402
+from helpers.training_mode import training_outputs  # noqa: E402
 
 # training-mode comparisons run at a small input: these models take any size, and the
 # forward pass in training mode is what is compared, not the size
@@ -46,10 +47,7 @@ def test_training_mode_equals_torchvisions(name):
     ours = build_module(spec, shape).train()
     ours.load_state_dict(map_by_structure(reference.state_dict(), ours))
     batch = torch.randn(4, *shape)
-    outputs = []
-    for model in (reference, ours):
-        torch.manual_seed(1)
-        outputs.append(model(batch))
+    outputs = training_outputs(reference, ours, batch)
     assert outputs[0].shape == outputs[1].shape
     assert (outputs[0] - outputs[1]).abs().max().item() < 1e-5
     # the running statistics the pass updated agree wherever the BN momentum does: archcalc's

@@ -20,6 +20,7 @@ torchvision = pytest.importorskip("torchvision")
 
 from archcalc.torchgraph.builder import build_module  # noqa: E402
 from archcalc.torchgraph.weights import map_by_structure, torchvision_model  # noqa: E402
+from helpers.training_mode import training_outputs  # noqa: E402
 
 # 112: stage 3 a 7x7 map (one window, no shift), stage 4 a 4x4 map padded to one window
 SIDE = 112
@@ -50,10 +51,7 @@ def test_training_mode_equals_torchvisions():
     ours = build_module(spec, shape).train()
     ours.load_state_dict(map_by_structure(reference.state_dict(), ours))
     batch = torch.randn(4, *shape)
-    outputs = []
-    for model in (reference, ours):
-        torch.manual_seed(1)
-        outputs.append(model(batch))
+    outputs = training_outputs(reference, ours, batch)
     assert (outputs[0] - outputs[1]).abs().max().item() < 1e-4 * outputs[0].abs().max().item()
 
 
