@@ -21,13 +21,14 @@ pytestmark = pytest.mark.skipif("convnext_tiny" not in bundled(), reason="not bu
 torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
 
+from helpers.training_mode import training_outputs  # noqa: E402
+
 from archcalc.torchgraph.builder import build_module  # noqa: E402
 from archcalc.torchgraph.weights import (  # noqa: E402
     map_by_structure,
     structural_order,
     torchvision_model,
 )
-from helpers.training_mode import training_outputs  # noqa: E402
 
 SIDE = 64  # any multiple of 32 runs; the comparisons here are about structure, not size
 

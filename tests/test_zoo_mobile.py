@@ -22,9 +22,10 @@ MODELS = [name for name in ("mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_
 torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
 
+from helpers.training_mode import training_outputs  # noqa: E402
+
 from archcalc.torchgraph.builder import build_module  # noqa: E402
 from archcalc.torchgraph.weights import map_by_structure, torchvision_model  # noqa: E402
-from helpers.training_mode import training_outputs  # noqa: E402
 
 # training-mode comparisons run at a small input: these models take any size, and the
 # forward pass in training mode is what is compared, not the size

@@ -18,9 +18,10 @@ from archcalc.analysis.memory import plan
 torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
 
+from helpers.training_mode import training_outputs  # noqa: E402
+
 from archcalc.torchgraph.builder import build_module  # noqa: E402
 from archcalc.torchgraph.weights import map_by_structure, torchvision_model  # noqa: E402
-from helpers.training_mode import training_outputs  # noqa: E402
 
 # 112: stage 3 a 7x7 map (one window, no shift), stage 4 a 4x4 map padded to one window
 SIDE = 112
