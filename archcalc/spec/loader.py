@@ -12,12 +12,13 @@ from archcalc.spec.expand import Expander
 from archcalc.spec.library import Origin, gather_templates
 from archcalc.spec.model import Spec
 from archcalc.spec.names import check_module_names
+from archcalc.spec.origin import read_origin
 from archcalc.spec.published import check_paper
 from archcalc.spec.reading import read_spec_text
 from archcalc.spec.yamlsource import MAX_SPEC_BYTES, YamlMap, check_size, location_of, read_yaml
 
-TOP_KEYS = ("archcalc", "name", "title", "source", "torchvision", "input", "defaults", "use",
-            "templates", "layers", "expect", "paper")
+TOP_KEYS = ("archcalc", "name", "title", "source", "torchvision", "origin", "input", "defaults",
+            "use", "templates", "layers", "expect", "paper")
 EXPECT_KEYS = ("output", "params", "buffers", "macs", "flops", "activations")
 FORMAT_VERSION = 1
 MAX_INPUT_SIDE = MAX_SPATIAL  # the name cmd_sweep imports
@@ -83,11 +84,12 @@ def parse_spec(text: str, filename: str, input_shape=None, *, folder=None) -> Sp
     if torchvision is not None and not isinstance(torchvision, str):
         raise SpecError("`torchvision` names the torchvision model this spec reproduces, "
                         "e.g. `torchvision: resnet50`", where=document.where_of("torchvision"))
+    imported_from = read_origin(document)  # form only: nothing runs (spec/origin.py)
     root = Sequence("", tuple(children), document.where_of("layers"))
     check_paper(document, root)  # published figures (`paper:`), see spec/published.py
     check_module_names(root)  # names a built module can register, see spec/names.py
     return Spec(name=name, source=str(document.get("source", "")), input=shape,
-                torchvision=torchvision, root=root, file=filename,
+                torchvision=torchvision, origin=imported_from, root=root, file=filename,
                 title=str(document.get("title", "")), expect=read_file_expect(document),
                 paper=document.get("paper"), raw=document)
 

@@ -6,9 +6,12 @@ builder creates for the node (``layer2.0.main.conv2``); the root's path is "".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archcalc.errors import Location
+
+if TYPE_CHECKING:
+    from archcalc.spec.origin import ImportOrigin
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class Spec:
     file: str
     title: str = ""
     torchvision: str | None = None  # the torchvision builder whose structure this reproduces
+    origin: ImportOrigin | None = None  # the module it was imported from (spec/origin.py)
     expect: dict = field(default_factory=dict)
     paper: Any = None
     raw: Any = None  # the YAML document, for writing the spec back out

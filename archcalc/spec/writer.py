@@ -52,6 +52,8 @@ def to_document(spec: Spec) -> dict:
     for key in ("title", "source", "torchvision"):
         if getattr(spec, key):
             document[key] = getattr(spec, key)
+    if spec.origin is not None:
+        document["origin"] = _value(spec.origin.document())
     document["input"] = list(spec.input)
     document["layers"] = [_item(child) for child in spec.root.children]
     if spec.expect:
