@@ -18,6 +18,14 @@ def grouped(value) -> str:
     return str(value)
 
 
+def throughput(per_second: float) -> str:
+    """Images (or steps) per second: whole numbers from 10 up, two significant digits below,
+    so a slow model on a CPU shows 0.42, not 0."""
+    if per_second >= 10:
+        return f"{per_second:,.0f}"
+    return f"{per_second:.2g}"
+
+
 def si(value, digits: int = 3) -> str:
     """1234567 -> '1.23M' (SI prefixes on counts)."""
     if not isinstance(value, (int, float)):

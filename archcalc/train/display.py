@@ -3,6 +3,8 @@ default); ``RichDisplay`` prints to a rich Console the CLI hands it, with a prog
 bar per epoch showing loss, accuracy, images/s and the time left."""
 from __future__ import annotations
 
+from archcalc.render import units
+
 
 class Display:
     def message(self, text: str) -> None:
@@ -78,7 +80,7 @@ class RichDisplay(Display):
         if self.progress is not None:
             self.progress.update(self.task, advance=1,
                                  stats=f"loss {loss:.4f} acc {accuracy:.1%} "
-                                       f"{images_per_s:,.0f} img/s")
+                                       f"{units.throughput(images_per_s)} img/s")
 
     def epoch_end(self, record):
         self.close()
@@ -86,7 +88,7 @@ class RichDisplay(Display):
             f"epoch {record['epoch']}{' (partial)' if record.get('partial') else ''}: "
             f"train loss {record['train_loss']:.4f} acc {record['train_acc']:.1%}, "
             f"val loss {record['val_loss']:.4f} acc {record['val_acc']:.1%}, "
-            f"lr {record['lr']:.3g}, {record['images_per_s']:,.0f} img/s, "
+            f"lr {record['lr']:.3g}, {units.throughput(record['images_per_s'])} img/s, "
             f"{record['seconds']:.1f} s", markup=False, soft_wrap=True)
 
     def close(self):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from archcalc.errors import ArchcalcError, Location
+from archcalc.render import units
 from archcalc.train import sizing
 from archcalc.train.config import TrainConfig
 from archcalc.train.display import Display
@@ -145,8 +146,8 @@ def measure(prepared: Prepared, display: Display) -> float:
     train, val = len(prepared.data.train), len(prepared.data.val)
     evaluated = val + min(train, val, TRAIN_EVAL_MAX)
     epoch = sizing.duration(sizing.epoch_seconds(per_image, train, evaluated))
-    display.message(f"batch {prepared.batch_size}: {1 / per_image:,.0f} images/s measured, "
-                    f"about {epoch} per epoch ({train:,} training images)")
+    display.message(f"batch {prepared.batch_size}: {units.throughput(1 / per_image)} images/s "
+                    f"measured, about {epoch} per epoch ({train:,} training images)")
     from archcalc.train.step_estimate import before_line
 
     display.message(before_line(prepared, per_image))
