@@ -94,3 +94,14 @@ def test_analysis_imports_nothing_above_it():
                 [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
             found += [f"{path.name}: {name}" for name in names if name.startswith(above)]
     assert found == []
+
+
+@given(st.floats(min_value=1e-4, max_value=1e6, allow_nan=False))
+def test_throughput_never_shows_a_running_model_as_zero(rate):
+    from archcalc.render.units import throughput
+
+    text = throughput(rate)
+    shown = float(text.replace(",", ""))
+    assert shown > 0
+    # two significant digits below 10, whole numbers above: within 5% of the rate
+    assert abs(shown - rate) <= 0.05 * rate + (0.5 if rate >= 10 else 0)
