@@ -5,7 +5,7 @@ from archcalc.analysis.inplace import settle_in_place
 from archcalc.analysis.report import Call, ReceptiveField, Report, Row
 from archcalc.errors import ArchcalcError, SpecError
 from archcalc.layers.arith import product
-from archcalc.layers.registry import get_kind
+from archcalc.layers.registry import UnknownCost, get_kind
 from archcalc.spec.expr import ChannelExpr
 from archcalc.spec.model import Branch, Layer, Params, Sequence, Spec
 
@@ -16,6 +16,15 @@ def resolve_params(params: Params, in_shape) -> Params:
         return params
     return Params({key: value.resolve(in_shape[0]) if isinstance(value, ChannelExpr) else value
                    for key, value in params.items()})
+
+
+def _known(rule, params, ins, out):
+    """A rule's value, or None where the kind does not know it (an ``opaque`` node):
+    unknown, shown ``?``, never counted as zero."""
+    try:
+        return rule(params, ins, out)
+    except UnknownCost:
+        return None
 
 
 def _rf_start(shape) -> ReceptiveField | None:
@@ -49,6 +58,14 @@ def _rf_step(rf: ReceptiveField | None, step) -> ReceptiveField | None:
         strides.append(jump * stride)
         offsets.append(rf.offset[axis] + (_half(kernel - 1) - pad) * jump)
     return ReceptiveField(tuple(sizes), tuple(strides), tuple(offsets))
+
+
+def _rf_after(rf, kind, params, ins, out):
+    try:
+        step = kind.rf_step(params, ins, out)
+    except UnknownCost:
+        return None  # unknown from here on: no field rather than a wrong one
+    return _rf_step(rf, step)
 
 
 class Analyzer:
@@ -99,8 +116,9 @@ class Analyzer:
                       activations=kind.activations(params, ins, out),
                       params=kind.param_count(params, ins, out),
                       buffers=kind.buffer_count(params, ins, out),
-                      macs=kind.macs(params, ins, out), flops=kind.flops(params, ins, out),
-                      rf=_rf_step(rf, kind.rf_step(params, ins, out)))
+                      macs=_known(kind.macs, params, ins, out),
+                      flops=_known(kind.flops, params, ins, out),
+                      rf=_rf_after(rf, kind, params, ins, out))
         except ArchcalcError as exc:
             raise exc.located(node.where, node.path) from None
         self.rows.append(self.record(node, row))
@@ -153,6 +171,16 @@ def check_file_expect(spec: Spec, report: Report) -> None:
     actual = {"output": list(report.output), **report.totals}
     for key, wanted in spec.expect.items():
         got = actual[key]
+        unknown = report.unknown.get(key)
+        if unknown:
+            where = spec.raw.get("expect").where_of(key) if spec.raw is not None else \
+                Location(spec.file)
+            raise SpecError(f"expected {key} {wanted:,}, but the {key} of {len(unknown)} "
+                            f"node(s) are unknown ({', '.join(unknown[:3])}"
+                            f"{', ...' if len(unknown) > 3 else ''}): the analysis gives at "
+                            f"least {got:,}", where=where, node="expect",
+                            hint=f"remove `{key}` from expect: (an opaque node's cost is not "
+                                 "known)")
         if (list(wanted) if key == "output" else wanted) != got:
             where = spec.raw.get("expect").where_of(key) if spec.raw is not None else \
                 Location(spec.file)

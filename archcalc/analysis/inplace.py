@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from archcalc.layers.registry import UnknownCost
+from archcalc.layers.saved import INPUT, OUTPUT
 from archcalc.spec.model import Branch, Params, Sequence
 
 
@@ -60,7 +62,7 @@ class _Walk:
         for value in inputs:
             value.readers.add(path)
         output = _Value()
-        for saved in kind.saved(params, ins, out):
+        for saved in _kept(kind, params, ins, out):
             if saved.tensor == "output":
                 output.saved.add(path)
             elif saved.tensor == "input" and not writes:
@@ -69,6 +71,13 @@ class _Walk:
         if writes:
             self.writers.append((path, inputs[0]))
         return output
+
+
+def _kept(kind, params, ins, out):
+    try:
+        return kind.saved(params, ins, out)
+    except UnknownCost:  # an opaque node: it may keep either, so neither is overwritten
+        return (INPUT, OUTPUT)
 
 
 def unsafe_writers(root, calls: dict) -> list[str]:

@@ -1,5 +1,9 @@
 """The analysis result: one row per layer or merge, and totals.
 
+A row's ``macs`` or ``flops`` is None where its kind does not know them (an ``opaque``
+node): the totals then sum the known rows and ``Report.unknown`` names the others, so
+every renderer says "at least" rather than passing the known part for the whole.
+
 One unit per field: a row's ``activations``, ``macs`` and ``flops`` and the report's
 ``totals`` are per image, the way a paper's table and a spec's ``expect:`` state them;
 ``params`` and ``buffers`` belong to the model. Figures for the report's ``batch`` are
@@ -58,8 +62,8 @@ class Row:
     activations: Any  # an int, a Traced int (explain) or a sympy expression (symbolic)
     params: Any = 0
     buffers: Any = 0
-    macs: Any = 0
-    flops: Any = 0
+    macs: Any = 0  # None: unknown (an opaque node)
+    flops: Any = 0  # None: unknown
     rf: ReceptiveField | None = None
     folded: int = 1  # how many layer rows this row stands for (with --depth)
 
@@ -77,12 +81,21 @@ class RowPerBatch(NamedTuple):
     flops: Any
 
 
+def plus(a, b):
+    """a + b, unknown (None) when either is."""
+    return None if a is None or b is None else a + b
+
+
+def times(value, factor):
+    return None if value is None else value * factor
+
+
 def merged(first: Row, second: Row) -> Row:
     """Two consecutive rows as one block row: sums, the second's output and field."""
     return replace(first, kind="block", output_shape=second.output_shape,
                    activations=first.activations + second.activations,
                    params=first.params + second.params, buffers=first.buffers + second.buffers,
-                   macs=first.macs + second.macs, flops=first.flops + second.flops,
+                   macs=plus(first.macs, second.macs), flops=plus(first.flops, second.flops),
                    rf=second.rf, folded=first.folded + 1)
 
 
@@ -113,9 +126,14 @@ class Report:
     totals: dict = field(init=False)  # per image, as the rows
     batch_totals: dict = field(init=False)  # for ``batch`` images
     calls: dict[str, Call] = field(default_factory=dict, repr=False)  # set by analyze()
+    # "macs", "flops" -> the rows whose figure is unknown; empty when every one is known
+    unknown: dict = field(init=False)
 
     def __post_init__(self) -> None:
         self.totals, self.batch_totals = self.compute_totals()
+        self.unknown = {key: names for key in ("macs", "flops")
+                        if (names := [row.path for row in self.rows
+                                      if getattr(row, key) is None])}
 
     @property
     def output(self) -> tuple:
@@ -130,8 +148,9 @@ class Report:
         size = DTYPE_BYTES[self.dtype]
         params = sum(row.params for row in self.rows)
         activations = sum(row.activations for row in self.rows)
-        macs = sum(row.macs for row in self.rows)
-        flops = sum(row.flops for row in self.rows)
+        # the known rows' sum; Report.unknown names the rest (a lower bound then)
+        macs = sum(row.macs for row in self.rows if row.macs is not None)
+        flops = sum(row.flops for row in self.rows if row.flops is not None)
         buffers = sum(row.buffers for row in self.rows)
 
         def totals(batch) -> dict:
@@ -147,7 +166,7 @@ class Report:
         """``row``'s activations, their bytes at ``dtype``, MACs and FLOPs for the batch."""
         return RowPerBatch(row.activations * self.batch,
                            row.activations * DTYPE_BYTES[self.dtype] * self.batch,
-                           row.macs * self.batch, row.flops * self.batch)
+                           times(row.macs, self.batch), times(row.flops, self.batch))
 
     def with_rows(self, rows: list) -> Report:
         """The same network, input, batch and dtype with other rows (folded ones)."""

@@ -75,7 +75,7 @@ class Param:
     ``type`` is one of: ``int`` (>= 0), ``positive`` (>= 1), ``pair`` (an int or
     [h, w], each >= ``minimum``), ``float``, ``bool``, ``choice``, ``channels``
     (a positive int, or an exact expression of the input channels ``in``), ``index``
-    (the same from 0: a channel position).
+    (the same from 0: a channel position), ``shape`` (a list of positive ints), ``text``.
     """
 
     name: str
@@ -101,6 +101,12 @@ class Backward(NamedTuple):
 NO_BACKWARD = Backward()
 
 
+class UnknownCost(SpecError):
+    """A rule whose value archcalc does not know (an ``opaque`` node's MACs, FLOPs, saved
+    tensors): the analysis records it as unknown (None, shown ``?``), never as zero; any
+    other caller of the rule gets this error, so no figure is silently a lower bound."""
+
+
 class LayerKind:
     name: ClassVar[str]
     summary: ClassVar[str] = ""
@@ -111,6 +117,9 @@ class LayerKind:
     # kinds have theirs in archcalc.testing and activations derive one; a kind defined
     # elsewhere (a test's) brings its own here, so that it stays one class.
     examples: ClassVar[Any] = None
+    # False for a kind whose spec does not say what it computes (``opaque``): ``build``
+    # refuses it, and the contract suite checks that refusal instead of a built module.
+    buildable: ClassVar[bool] = True
 
     # --- rules -------------------------------------------------------------
     def output_shape(self, p, ins):
@@ -250,6 +259,7 @@ def _load_all() -> None:
         linear,
         merge,
         norm,
+        opaque,
         pool,
         shape,
         shortcut,

@@ -47,6 +47,9 @@ def schema_path() -> Path:
 
 
 def _number(value):
+    """JSON's figure: a number, a symbol as text, null where unknown (an opaque node)."""
+    if value is None:
+        return None
     return value if isinstance(value, (int, float)) else str(value)
 
 
@@ -75,9 +78,18 @@ def report_dict(report: Report, spec=None) -> dict:
         data.update(title=spec.title, source=spec.source, file=spec.file)
     data.update(input=list(report.input), output=list(report.output), batch=report.batch,
                 dtype=report.dtype,
-                totals={k: _number(v) for k, v in report.batch_totals.items()},
+                totals=totals_dict(report),
                 layers=[row_dict(row, report) for row in report.rows])
     return data
+
+
+def totals_dict(report: Report) -> dict:
+    """The batch's totals; where some rows' MACs or FLOPs are unknown, ``macs``/``flops``
+    are the known rows' sum and ``unknown`` names the others (absent when none is)."""
+    totals: dict[str, Any] = {k: _number(v) for k, v in report.batch_totals.items()}
+    if report.unknown:
+        totals["unknown"] = {key: list(names) for key, names in report.unknown.items()}
+    return totals
 
 
 def shape_columns(report: Report) -> int:
@@ -105,7 +117,8 @@ def flat_rows(report: Report) -> tuple[list[str], list[list]]:
 
 def report_csv(report: Report) -> str:
     """The CSV of `archcalc table --format csv`: a ``row`` column says what each line is
-    (``input``, ``layer``, ``total``), so a layer named "total" cannot pass for the totals;
+    (``input``, ``layer``, ``total``, or ``total_lower_bound`` where some rows' MACs or FLOPs
+are unknown: empty cells), so a layer named "total" cannot pass for the totals;
     the totals line holds the batch's figures, as the JSON's ``totals`` do."""
     columns, rows = flat_rows(report)
     buffer = io.StringIO()
@@ -116,7 +129,9 @@ def report_csv(report: Report) -> str:
     totals = {k: _number(v) for k, v in report.batch_totals.items()}
     output = [_number(d) for d in report.output]
     axes = shape_columns(report)
-    writer.writerow(["total", report.name, None, *output, *[None] * (axes - len(output)),
+    # a line whose MACs/FLOPs sum only the known rows is not the total: it says so
+    label = "total_lower_bound" if report.unknown else "total"
+    writer.writerow([label, report.name, None, *output, *[None] * (axes - len(output)),
                      *(totals[key] for key in _FIGURES), *[None] * len(_FIELD)])
     return buffer.getvalue()
 

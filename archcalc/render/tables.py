@@ -9,6 +9,29 @@ HEADERS = ("layer", "kind", "output (CxHxW)", "activations", "memory", "params",
            "RF")
 
 
+UNKNOWN = "?"  # a figure archcalc does not know (an opaque node), never shown as 0
+
+
+def figure(value) -> str:
+    return UNKNOWN if value is None else units.grouped(value)
+
+
+def lower_bound(report: Report, key: str, text: str) -> str:
+    """``text`` (a total of ``key``) as a lower bound when some rows' ``key`` is unknown."""
+    unknown = report.unknown.get(key)
+    return f"at least {text}" if unknown else text
+
+
+def unknown_note(report: Report) -> str:
+    """The caption's sentence naming the rows whose cost is unknown ('' when none)."""
+    names = sorted(set(report.unknown.get("macs", [])) | set(report.unknown.get("flops", [])))
+    if not names:
+        return ""
+    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+    return (f" MACs and FLOPs are lower bounds: unknown for {len(names)} node(s) ({shown}; "
+            "opaque: ? in the table).")
+
+
 def _cells(row, report: Report) -> list[str]:
     """One row for the whole batch (the caption says which batch)."""
     batch = report.row_per_batch(row)
@@ -16,25 +39,26 @@ def _cells(row, report: Report) -> list[str]:
     # the stacked layout hands rich pre-built segments, so names are escaped here
     return [cell(row.path), cell(row.kind), units.shape(row.output_shape),
             units.grouped(batch.activations), units.size_bytes(batch.activation_bytes),
-            units.grouped(row.params), units.grouped(batch.macs), rf]
+            units.grouped(row.params), figure(batch.macs), rf]
 
 
 def _total_cells(report: Report) -> list[str]:
     totals = report.batch_totals
     return ["total", "", units.shape(report.output), units.grouped(totals["activations"]),
             units.size_bytes(totals["activation_bytes"]), units.grouped(totals["params"]),
-            units.grouped(totals["macs"]), ""]
+            lower_bound(report, "macs", units.grouped(totals["macs"])), ""]
 
 
 def caption(report: Report) -> str:
     totals = report.batch_totals
     return (f"{report.name} at {units.shape(report.input)}, batch {report.batch}, "
             f"{report.dtype}: {units.si(totals['params'])} params "
-            f"({units.size_bytes(totals['param_bytes'])}), {units.si(totals['macs'])} MACs, "
-            f"{units.si(totals['flops'])} FLOPs, "
+            f"({units.size_bytes(totals['param_bytes'])}), "
+            f"{lower_bound(report, 'macs', units.si(totals['macs']))} MACs, "
+            f"{lower_bound(report, 'flops', units.si(totals['flops']))} FLOPs, "
             f"{units.size_bytes(totals['activation_bytes'])} activations (forward only); "
             f"buffers {units.grouped(totals['buffers'])}. MB = 10^6 bytes; RF = receptive "
-            "field size /effective stride.")
+            "field size /effective stride." + unknown_note(report))
 
 
 def rich_table(report: Report, title: str | None = None):

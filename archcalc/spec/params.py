@@ -58,6 +58,19 @@ def _coerce_pair(param: Param, value):
     return tuple(_check_int(param, item, param.minimum) for item in items)
 
 
+def _coerce_shape(param: Param, value):
+    if not isinstance(value, list) or not value:
+        raise SpecError(f"`{param.name}` must be a shape, a list of sizes such as [64, 56, 56], "
+                        f"got {shown(value)}")
+    return tuple(_check_int(param, item, 1) for item in value)
+
+
+def _coerce_text(param: Param, value):
+    if not isinstance(value, str):
+        raise SpecError(f"`{param.name}` must be text, got {shown(value)}")
+    return value
+
+
 def _coerce_float(param: Param, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError(f"`{param.name}` must be a number, got {shown(value)}",
@@ -97,6 +110,8 @@ _COERCE = {
     "positive": lambda param, value: _check_int(param, value, max(param.minimum, 1)),
     "pair": _coerce_pair,
     "float": _coerce_float,
+    "shape": _coerce_shape,
+    "text": _coerce_text,
     "bool": _coerce_bool,
     "choice": _coerce_choice,
     "channels": _coerce_channels,
