@@ -18,7 +18,8 @@ from archcalc.cli.training import (
 @click.command("build")
 @spec_argument
 @input_option
-@weights_option("load a state dict: archcalc's own or torchvision's (mapped by structure)")
+@weights_option("load a state dict: archcalc's own, torchvision's or, for an imported spec, "
+                "the original module's (mapped by structure)")
 @click.option("--save", type=click.Path(dir_okay=False), default=None,
               callback=expand_path_option,
               help="write the model's state dict here (atomically; an existing file needs "
@@ -26,9 +27,11 @@ from archcalc.cli.training import (
 @click.option("--overwrite", is_flag=True,
               help="let --save replace an existing file, and a new --train run replace the "
                    "files of an earlier run in --out")
-@click.option("--layout", type=click.Choice(["archcalc", "torchvision"]), default="archcalc",
-              show_default=True, help="key names of the saved file; torchvision's loads into "
-                                      "its model with strict=True")
+@click.option("--layout", type=click.Choice(["archcalc", "torchvision", "original"]),
+              default="archcalc", show_default=True,
+              help="key names of the saved file; torchvision's loads into its model, "
+                   "original (an imported spec) into the module it was imported from, "
+                   "re-created from its origin:, with strict=True")
 @train_options
 def command(spec, input_text, weights, save, layout, overwrite, train, **options):
     """Build NAME|PATH as an nn.Module and print its summary (params, MACs,
@@ -64,6 +67,12 @@ def _build(request: BuildRequest) -> None:
     from archcalc.torchgraph.weights import load_weights, save_atomic, to_layout
 
     loaded = load_spec(request.spec)
+    reference = None
+    if request.layout == "original":  # the original module re-created before any work
+        from archcalc.cli.original import original_state, require_origin
+
+        require_origin(loaded)
+        reference = original_state(loaded, request.spec) if request.save else None
     shape = parse_input(request.input_text)
     report = analyze(loaded, shape)
     model = build_module(loaded, shape)
@@ -78,5 +87,6 @@ def _build(request: BuildRequest) -> None:
         load_weights(model, request.weights)
         console.out().print(f"loaded {request.weights}", markup=False)
     if request.save:
-        save_atomic(to_layout(model.state_dict(), loaded, request.layout), request.save)
+        save_atomic(to_layout(model.state_dict(), loaded, request.layout, reference),
+                    request.save)
         console.out().print(f"saved {request.save} ({request.layout} layout)", markup=False)

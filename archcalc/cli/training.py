@@ -153,7 +153,7 @@ class BuildRequest:
     input_text: str | None           # --input as typed (parsed where it is used)
     weights: str | None
     save: str | None                 # where the (trained) weights go
-    layout: str                      # archcalc | torchvision key names for --save
+    layout: str                      # archcalc | torchvision | original key names for --save
     overwrite: bool
     options: dict                    # the training options (None where not typed)
 
@@ -181,14 +181,27 @@ def run_training(request: BuildRequest) -> None:
         from archcalc.files import refuse_existing
 
         refuse_existing(request.save, "--save")
+    reference = _original_reference(config.spec, request)  # also refused now, not after
     result = train(config, display=RichDisplay(console.out()))
     if request.save and result.status != "check_failed":
-        _save_trained(result.out_dir, config.spec, request.save, request.layout)
+        _save_trained(result.out_dir, config.spec, request.save, request.layout, reference)
     if result.exit_code:
         raise click.exceptions.Exit(result.exit_code)
 
 
-def _save_trained(folder, spec, save, layout) -> None:
+def _original_reference(spec, request: BuildRequest):
+    """--layout original: the imported module's state dict (cli/original.py), else None."""
+    if request.layout != "original":
+        return None
+    from archcalc.cli.original import original_state, require_origin
+    from archcalc.spec.loader import load_spec
+
+    loaded = load_spec(spec)
+    require_origin(loaded)
+    return original_state(loaded, spec) if request.save else None
+
+
+def _save_trained(folder, spec, save, layout, reference=None) -> None:
     from pathlib import Path
 
     from archcalc.spec.loader import load_spec
@@ -196,5 +209,5 @@ def _save_trained(folder, spec, save, layout) -> None:
     from archcalc.train.checkpoint import load_checkpoint
 
     state = load_checkpoint(Path(folder) / "last.pt")["model"]
-    save_atomic(to_layout(state, load_spec(spec), layout), save)
+    save_atomic(to_layout(state, load_spec(spec), layout, reference), save)
     console.out().print(f"saved the trained weights to {save} ({layout} layout)", markup=False)

@@ -9,6 +9,7 @@ weights forward never used when that is why.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import torch
 import yaml
@@ -42,6 +43,18 @@ def source_text(source, input_shape) -> str:
     return text + f" at input {'x'.join(map(str, input_shape))}"
 
 
+def origin(source) -> dict:
+    """`origin:`, what `build --layout original` re-creates the module from
+    (spec/origin.py): the SOURCE, a file's path made absolute so the spec can move; a
+    torchvision source's keywords stay in its text."""
+    text = source.text
+    if source.kind == "file":
+        target, _, attr = text.rpartition(":")
+        text = f"{Path(target).expanduser().resolve()}:{attr}"
+    kwargs = source.kwargs if source.kind != "torchvision" else {}
+    return {"source": text, **({"kwargs": kwargs} if kwargs else {})}
+
+
 LAST = ("repeat", "first", "when", "name")  # a layer's own parameters first, as specs read
 
 
@@ -71,6 +84,8 @@ def document(source, input_shape, layers: list, templates: dict, facts: dict) ->
                  "title": f"{source.name} (imported)"}
     if source.torchvision:
         doc["torchvision"] = source.torchvision
+    if source.kind != "object":  # a module handed to import_module cannot be re-created
+        doc["origin"] = origin(source)
     doc["source"] = source_text(source, input_shape)
     doc["input"] = list(input_shape)
     if templates:

@@ -1,4 +1,5 @@
-"""Load and save state dicts, and map torchvision's onto spec-built modules.
+"""Load and save state dicts, and map torchvision's (or, for an imported spec, the
+original module's) onto spec-built modules and back.
 
 A spec-built module registers its tensors in the same order as the
 torchvision model it reproduces (paths in spec order, conv before its BN), so
@@ -239,22 +240,54 @@ def torchvision_keys(name: str) -> list:
     return list(torchvision_model(name).state_dict())
 
 
-def to_layout(state: dict, spec, layout: str) -> OrderedDict:
-    """Our state dict, or renamed to the torchvision model's keys (``layout='torchvision'``)."""
+LAYOUTS = ("archcalc", "torchvision", "original")
+
+
+def to_layout(state: dict, spec, layout: str, reference: dict | None = None) -> OrderedDict:
+    """Our state dict (``layout='archcalc'``), or renamed by position to a reference
+    model's keys: torchvision's model (``'torchvision'``), or the module the spec was
+    imported from (``'original'``): ``reference`` is then that module's state dict, made
+    by the caller (re-creating it runs the user's code: cli/original.py), and every
+    shape must match."""
     if layout == "archcalc":
         return OrderedDict(state)
-    if not spec.torchvision:
-        raise ArchcalcError(f"{spec.name} reproduces no torchvision model, so it has no "
-                            "torchvision layout", hint="use --layout archcalc")
-    reference = torchvision_model(spec.torchvision).state_dict()
+    if layout == "torchvision":
+        if not spec.torchvision:
+            raise ArchcalcError(f"{spec.name} reproduces no torchvision model, so it has no "
+                                "torchvision layout", hint="use --layout archcalc")
+        return renamed_to(state, torchvision_model(spec.torchvision).state_dict(),
+                          f"torchvision's {spec.torchvision}", shapes_checked=False,
+                          hint="a changed head (--num-classes) still maps; a changed "
+                               "structure does not")
+    if layout == "original" and reference is not None:
+        return renamed_to(state, reference, f"{spec.origin.source} (the module {spec.name} "
+                          "was imported from)", shapes_checked=True,
+                          where=spec.origin.where,
+                          hint="its architecture changed since the import: import it again, "
+                               "or save with --layout archcalc")
+    raise ValueError(f"layout {layout!r} needs one of {LAYOUTS} (and 'original' a reference)")
+
+
+def renamed_to(state: dict, reference: dict, named: str, *, shapes_checked: bool,
+               hint: str, where=None) -> OrderedDict:
+    """``state``'s tensors under ``reference``'s keys, by position in structural order
+    (``structural_order``: the order both models use their tensors). ``named`` says what
+    the reference is in messages. Without ``shapes_checked`` only the count must agree
+    (torchvision's layout keeps a fine-tuned head of another width)."""
     keys = list(structural_order(reference))
     if len(keys) != len(state):
-        raise ArchcalcError(f"torchvision's {spec.torchvision} has {len(keys)} tensors, this "
-                            f"model {len(state)}",
-                            hint="a changed head (--num-classes) still maps; a changed "
-                                 "structure does not")
+        raise ArchcalcError(f"{named} has {len(keys)} tensors, this model {len(state)}",
+                            where=where, hint=hint)
+    if shapes_checked:
+        for index, ((key, expected), (ours, tensor)) in enumerate(
+                zip(structural_order(reference).items(), state.items())):
+            if tuple(expected.shape) != tuple(tensor.shape):
+                raise ArchcalcError(
+                    f"tensor {index} {key!r} of {named} has shape {list(expected.shape)}, "
+                    f"but this model's {ours!r} has {list(tensor.shape)}", where=where,
+                    hint=hint)
     exported = OrderedDict(zip(keys, state.values()))
-    # torchvision's modules' versions travel with a state dict (``_metadata``): MNASNet's
+    # the modules' versions travel with a state dict (``_metadata``): torchvision's MNASNet
     # loader refuses a dict without its version 2
     exported._metadata = getattr(reference, "_metadata", None)  # type: ignore[attr-defined]
     return exported
