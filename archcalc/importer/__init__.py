@@ -7,8 +7,12 @@
     fuse.py      conv+bn+act, merge+act      repeats.py    repeated blocks -> templates
     document.py  metadata, measured expect: facts, YAML, the check by loading it back
 
+    opaque.py    --allow-opaque: a refused call or module kept as a measured ``opaque`` node
+
 Everything that cannot be expressed is an ArchcalcError naming the module path, the op
-and the source line (exit 2); nothing is written then.
+and the source line (exit 2); nothing is written then. With ``allow_opaque`` it is kept
+instead as an ``opaque`` node whose shapes and counts are measured and whose MACs and
+FLOPs are unknown (``Imported.opaque`` lists them).
 """
 from __future__ import annotations
 
@@ -24,24 +28,32 @@ class Imported:
     report: object  # its analysis
     facts: dict  # measured on the module: output, params, buffers
 
+    @property
+    def opaque(self) -> list[tuple[str, str, str]]:
+        """(spec node, module path, what could not be expressed) of each opaque node."""
+        return [(path, call.params["module"], call.params["op"])
+                for path, call in self.report.calls.items() if call.kind.name == "opaque"]
+
 
 def import_source(text: str, input_shape: tuple | None = None,
-                  kwargs_json: str | None = None) -> Imported:
-    """``archcalc import SOURCE``: resolve SOURCE (sources.py), then import the module."""
+                  kwargs_json: str | None = None, allow_opaque: bool = False) -> Imported:
+    """``archcalc import SOURCE``: resolve SOURCE (sources.py), then import the module;
+    ``allow_opaque``: keep what archcalc cannot express as ``opaque`` nodes."""
     from archcalc.importer import sources
 
-    return _imported(sources.resolve(text, kwargs_json), input_shape)
+    return _imported(sources.resolve(text, kwargs_json), input_shape, allow_opaque)
 
 
-def import_module(module, input_shape: tuple, name: str = "model") -> Imported:
+def import_module(module, input_shape: tuple, name: str = "model",
+                  allow_opaque: bool = False) -> Imported:
     """An ``nn.Module`` already in hand (the Python API; put into eval mode)."""
     from archcalc.importer.sources import Source
 
     return _imported(Source(f"<{type(module).__name__} object>", module, name, "object"),
-                     input_shape)
+                     input_shape, allow_opaque)
 
 
-def _imported(source, input_shape) -> Imported:
+def _imported(source, input_shape, allow_opaque: bool = False) -> Imported:
     import torch
 
     from archcalc.importer import document, repeats
@@ -68,7 +80,7 @@ def _imported(source, input_shape) -> Imported:
                             f"{type(output).__name__}, not one tensor",
                             hint="import a module whose forward returns the logits")
     try:
-        layers = _named_root(Converter(module, calls).body(module, ""))
+        layers = _named_root(Converter(module, calls, allow_opaque).body(module, ""))
         layers, templates = repeats.templated(layers)
         facts = document.measured(module, output)
         doc = document.document(source, shape, layers, templates, facts)

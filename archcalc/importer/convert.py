@@ -14,7 +14,7 @@ import re
 import torch
 from torch import nn
 
-from archcalc.importer import dense
+from archcalc.importer import dense, opaque
 from archcalc.importer.functions import Op, function_rule, op_name
 from archcalc.importer.fuse import fold
 from archcalc.importer.modules import Refusal, module_rule
@@ -24,13 +24,33 @@ from archcalc.spec.names import module_name_problem
 
 
 class Converter:
-    def __init__(self, root: nn.Module, calls: dict):
+    def __init__(self, root: nn.Module, calls: dict, allow_opaque: bool = False):
         self.root, self.calls = root, calls
         self.rank = {id(p): i for i, p in enumerate(root.parameters())}
         self.converted: set = set()
+        # --allow-opaque: what would be refused becomes an opaque node (importer/opaque.py)
+        self.allow_opaque = allow_opaque
 
     def body(self, module: nn.Module, path: str) -> list:
-        """The items of ``module``'s forward."""
+        """The items of ``module``'s forward; with --allow-opaque, a refused module that
+        takes one tensor and returns one is kept as an opaque node."""
+        try:
+            return self._body(module, path)
+        except ImportRefusal as refusal:
+            kept = self._opaque_module(module, path, refusal)
+            if kept is None:
+                raise
+            return kept
+
+    def _opaque_module(self, module, path: str, refusal) -> list | None:
+        if not self.allow_opaque or module not in self.calls:
+            return None
+        args, output, count = self.calls[module]
+        kept = opaque.module_item(module, path, args, output, refusal.what,
+                                  refusal.line) if count == 1 else None
+        return None if kept is None else [kept]
+
+    def _body(self, module: nn.Module, path: str) -> list:
         self.converted.add(module)
         if module not in self.calls:
             return []
@@ -112,11 +132,20 @@ class Converter:
             return Op(tensors)
         name, rule = function_rule(node)
         if rule is None:
-            raise ImportRefusal(path, f"no archcalc rule for {name}", node_line(node))
+            return self._opaque_call(path, node, values, f"no archcalc rule for {name}")
         try:
             return rule(node, values)
         except (Refusal, TypeError, ValueError, IndexError, KeyError) as exc:
-            raise ImportRefusal(path, f"{op_name(node)}: {exc}", node_line(node)) from None
+            return self._opaque_call(path, node, values, f"{op_name(node)}: {exc}")
+
+    def _opaque_call(self, path: str, node, values, what: str) -> Op:
+        """The refusal of one call, or with --allow-opaque the call as an opaque node."""
+        kept = opaque.call_item(node, values, path, what, node_line(node)) \
+            if self.allow_opaque else None
+        if kept is None:
+            raise ImportRefusal(path, what, node_line(node))
+        tensor, entry = kept
+        return Op([tensor], [entry])
 
     def _items(self, module, path: str, node, op: Op, taken: set) -> list:
         if node.op != "call_module":
