@@ -67,12 +67,12 @@ def _build(request: BuildRequest) -> None:
     from archcalc.torchgraph.weights import load_weights, save_atomic, to_layout
 
     loaded = load_spec(request.spec)
-    reference = None
+    original = None
     if request.layout == "original":  # the original module re-created before any work
-        from archcalc.cli.original import original_state, require_origin
+        from archcalc.cli.original import check_export, original_module, require_origin
 
         require_origin(loaded)
-        reference = original_state(loaded, request.spec) if request.save else None
+        original = original_module(loaded, request.spec) if request.save else None
     shape = parse_input(request.input_text)
     report = analyze(loaded, shape)
     model = build_module(loaded, shape)
@@ -87,6 +87,9 @@ def _build(request: BuildRequest) -> None:
         load_weights(model, request.weights)
         console.out().print(f"loaded {request.weights}", markup=False)
     if request.save:
-        save_atomic(to_layout(model.state_dict(), loaded, request.layout, reference),
-                    request.save)
+        reference = original.state_dict() if original is not None else None
+        exported = to_layout(model.state_dict(), loaded, request.layout, reference)
+        if original is not None:
+            check_export(loaded, original, model, exported, report.input)
+        save_atomic(exported, request.save)
         console.out().print(f"saved {request.save} ({request.layout} layout)", markup=False)

@@ -30,23 +30,58 @@ def require_origin(spec) -> None:
                             hint=NO_ORIGIN_HINT)
 
 
-def original_state(spec, spec_argument: str) -> dict:
-    """The state dict of the module ``spec`` was imported from (tensors on the meta
-    device for a torchvision source), re-created from its `origin:`."""
+def original_module(spec, spec_argument: str):
+    """The module ``spec`` was imported from, re-created from its `origin:` (on the meta
+    device for a torchvision source)."""
     from archcalc.importer.sources import resolve
 
     require_origin(spec)
     origin = spec.origin
     kwargs_json = None if origin.is_torchvision else json.dumps(origin.kwargs)
     try:
-        made = resolve(_located(origin.source, spec_argument), kwargs_json)
+        return resolve(_located(origin.source, spec_argument), kwargs_json).module
     except ArchcalcError as exc:
         raise _cannot(spec, exc.message + (f" ({exc.where})" if exc.where else ""),
                       exc.hint) from None
     except Exception as exc:  # noqa: BLE001 - the user's code may raise anything
         raise _cannot(spec, f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}",
                       None) from None
-    return made.module.state_dict()  # resolve refused anything but an nn.Module
+
+
+def original_state(spec, spec_argument: str) -> dict:
+    """The state dict of the module ``spec`` was imported from (``original_module``)."""
+    return original_module(spec, spec_argument).state_dict()
+
+
+def check_export(spec, original, model, exported: dict, shape: tuple) -> None:
+    """``exported`` (``model``'s tensors under ``original``'s keys) loads strictly into
+    ``original`` and makes it compute ``model``'s outputs on a random input.
+
+    Positions identify tensors only when the original registers its modules in the
+    order forward uses them: two layers of equal shapes registered the other way round
+    would swap silently, which this check catches. A torchvision source is on the meta
+    device (nothing to compute) and its order is the zoo's, tested model by model."""
+    import torch
+
+    if spec.origin.is_torchvision:
+        return
+    try:
+        original.load_state_dict(exported, strict=True)
+        x = torch.randn((2, *shape), generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            theirs, ours = original.eval()(x), model.eval()(x)
+        same = isinstance(theirs, torch.Tensor) and theirs.shape == ours.shape and \
+            torch.allclose(theirs, ours, rtol=1e-3, atol=1e-5 * max(1.0, float(ours.abs().max())))
+    except Exception as exc:  # noqa: BLE001 - the user's forward may raise anything
+        raise _cannot(spec, f"the exported tensors do not run in it ({type(exc).__name__}: "
+                            f"{' '.join(str(exc).split())[:160]})", None) from None
+    if not same:
+        raise ArchcalcError(
+            f"{spec.origin.source} computes other outputs than {spec.name} with the exported "
+            "tensors: it registers layers of equal shapes in another order than its forward "
+            "uses them, so their positions do not say which is which", where=spec.origin.where,
+            hint="register the modules in __init__ in the order forward calls them, or save "
+                 "with --layout archcalc")
 
 
 def _located(source: str, spec_argument: str) -> str:
