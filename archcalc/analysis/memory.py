@@ -31,7 +31,8 @@ from archcalc.analysis.analyze import analyze
 from archcalc.analysis.report import DTYPE_BYTES, Report
 from archcalc.errors import ArchcalcError
 from archcalc.layers.arith import product
-from archcalc.layers.saved import DEVICES, element_bytes
+from archcalc.layers.registry import UnknownCost
+from archcalc.layers.saved import DEVICES, element_bytes, internal
 from archcalc.spec.model import Branch, Sequence
 
 # Per-parameter tensors of the parameter's size each optimizer keeps: SGD none, SGD with
@@ -78,6 +79,9 @@ class MemoryPlan:
     inference_peak_at_one: tuple
     saved_per_sample_by_block: dict = field(default_factory=dict)  # top-level node -> bytes
     saved_at_batch_one_bytes: int = 0  # kept besides the per-sample bytes at batch 1 only
+    # nodes whose saved tensors and temporaries are unknown (opaque): counted as nothing
+    # saved and only their output alive, so every figure is then a lower bound
+    unknown: tuple = ()
 
     @property
     def gradients_bytes(self) -> int:
@@ -143,6 +147,8 @@ class MemoryPlan:
                     "total_bytes", "inference_peak_bytes", "inference_activation_peak_bytes",
                     "inference_peak_at", "saved_per_sample_by_block"):
             data[key] = getattr(self, key)
+        if self.unknown:
+            data["unknown"] = list(self.unknown)
         if memory_bytes is not None:
             data["memory_bytes"] = memory_bytes
             data["max_batch"] = self.max_batch(memory_bytes)
@@ -179,7 +185,8 @@ def plan(spec, *, batch: int = 1, dtype: str = "fp32", optimizer: str = "sgd-mom
         saved_per_sample_bytes=training.per_sample, saved_per_batch_bytes=training.per_batch,
         inference_peaks=tuple(inference.peaks), inference_peak_at_one=single.peak_at_one(),
         saved_per_sample_by_block=training.by_block,
-        saved_at_batch_one_bytes=training.at_batch_one)
+        saved_at_batch_one_bytes=training.at_batch_one,
+        unknown=tuple(dict.fromkeys(training.unknown + inference.unknown)))
 
 
 class _SavedWalk:
@@ -199,6 +206,7 @@ class _SavedWalk:
         self.saved: set[int] = set()
         self.per_sample = self.per_batch = self.at_batch_one = 0
         self.by_block: dict[str, int] = {}
+        self.unknown: list[str] = []  # opaque nodes: nothing saved counted (a lower bound)
 
     def new(self, elements, itemsize=None, per_sample: bool = True) -> int:
         self.bytes.append(elements * self.sizes.get(itemsize, itemsize))
@@ -244,7 +252,12 @@ class _SavedWalk:
         if not recorded:
             return output
         input_needs_grad = any(self.needs_grad[tensor] for tensor in inputs)
-        for saved in kind.saved(params, ins, out):
+        try:
+            kept = kind.saved(params, ins, out)
+        except UnknownCost:
+            self.unknown.append(path)
+            kept = ()
+        for saved in kept:
             if saved.needs_input_grad and not input_needs_grad:
                 continue
             if saved.tensor == "input":
@@ -276,6 +289,7 @@ class _LiveWalk:
         self.holders: list[int] = []
         self.live = 0
         self.peaks: list[tuple] = []  # (per-sample bytes, per-batch bytes, node)
+        self.unknown: list[str] = []  # opaque nodes: their output only (a lower bound)
 
     def new(self, nbytes: int) -> int:
         self.bytes.append(nbytes)
@@ -328,7 +342,12 @@ class _LiveWalk:
 
     def apply(self, path: str, inputs: list) -> int:
         kind, params, ins, out = self.calls[path]
-        for moment in kind.inference_moments(params, ins, out, self.batch_one):
+        try:
+            moments = kind.inference_moments(params, ins, out, self.batch_one)
+        except UnknownCost:  # an opaque node: its output at least (a lower bound)
+            self.unknown.append(path)
+            moments = ((internal(product(out)),),)
+        for moment in moments:
             sample = batch = 0
             for made in moment:
                 nbytes = made.elements * self.sizes.get(made.itemsize, made.itemsize)

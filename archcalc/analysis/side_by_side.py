@@ -26,6 +26,8 @@ class ModelTotals:
     activations: int
     activation_bytes: int
     depth: int  # weight layers on the longest path from input to output
+    # nodes whose MACs/FLOPs are unknown (opaque): macs and flops are then lower bounds
+    unknown: tuple = ()
 
 
 def weight_depth(node, macs_by_path: dict) -> int:
@@ -36,7 +38,7 @@ def weight_depth(node, macs_by_path: dict) -> int:
     not its shortcut), DenseNet-121 121. BN, pooling and merges do not count.
     """
     if isinstance(node, Layer):
-        return 1 if macs_by_path.get(node.path, 0) > 0 else 0
+        return 1 if (macs_by_path.get(node.path, 0) or 0) > 0 else 0  # None: unknown
     if isinstance(node, Sequence):
         return sum(weight_depth(child, macs_by_path) for child in node.children)
     if isinstance(node, Branch):
@@ -54,11 +56,15 @@ def model_totals(spec, input_shape=None, *, dtype: str = "fp32") -> ModelTotals:
     macs_by_path = {row.path: row.macs for row in report.rows}
     return ModelTotals(spec.name, spec.title, tuple(report.input), totals["params"],
                        totals["macs"], totals["flops"], totals["activations"],
-                       totals["activation_bytes"], weight_depth(spec.root, macs_by_path))
+                       totals["activation_bytes"], weight_depth(spec.root, macs_by_path),
+                       tuple(sorted({p for names in report.unknown.values() for p in names})))
 
 
 def ratios(base: ModelTotals, other: ModelTotals) -> dict:
-    """other / base for every metric, exact; None where the base is zero."""
+    """other / base for every metric, exact; None where the base is zero, and for MACs
+    and FLOPs where either model's are lower bounds (an opaque node's are unknown)."""
+    lower_bounds = base.unknown or other.unknown
     return {key: Fraction(getattr(other, key), getattr(base, key))
-            if getattr(base, key) else None for key in METRICS}
+            if getattr(base, key) and not (lower_bounds and key in ("macs", "flops"))
+            else None for key in METRICS}
 

@@ -75,7 +75,8 @@ def _plan(spec, options: PlanOptions) -> None:
     report = analyze_explained(loaded, parse_input(options.input_text), check_expect=False)
     result = plan(loaded, batch=options.batch, dtype=options.dtype,
                   optimizer=options.optimizer, report=report)
-    flops = _training_flops(report, options)
+    # an opaque node's backward is unknown: no step FLOPs rather than a partial sum
+    flops = None if report.unknown else _training_flops(report, options)
     if options.fmt == "json":
         from archcalc.render.export import versioned
 
@@ -87,7 +88,7 @@ def _plan(spec, options: PlanOptions) -> None:
 
     console.out().print(plan_table(result))
     lines = plan_lines(result, memory_bytes, memory_text)
-    for line in lines[:-1] + training_flops_lines(flops) + lines[-1:]:  # the note last
+    for line in lines[:-1] + training_flops_lines(flops, report) + lines[-1:]:  # note last
         console.out().print(line, markup=False)
 
 

@@ -23,9 +23,11 @@ def plan_table(plan: MemoryPlan):
 
     size = DTYPE_BYTES[plan.dtype]
     title = (f"{plan.name} at {units.shape(plan.input)}, batch {plan.batch}, {plan.dtype}, "
-             f"{plan.optimizer}: training memory")
+             f"{plan.optimizer}: training memory"
+             + (" (a lower bound: opaque nodes)" if plan.unknown else ""))
     table = Table(title=title, header_style="bold", show_footer=True)
-    table.add_column("part", footer="total (training)")
+    table.add_column("part", footer="total (training, at least)" if plan.unknown
+                     else "total (training)")
     table.add_column("bytes", justify="right", footer=units.grouped(plan.total_bytes))
     table.add_column("", justify="right", footer=_binary(plan.total_bytes))
     table.add_column("rule")
@@ -68,14 +70,25 @@ def plan_lines(plan: MemoryPlan, memory_bytes: int | None, memory_text: str | No
             lines.append(f"max batch in {limit}: {best:,}, training total "
                          f"{units.grouped(plan.at(best).total_bytes)} bytes; batch "
                          f"{best + 1:,} would need {units.grouped(plan.at(best + 1).total_bytes)}")
+    if plan.unknown:
+        shown = ", ".join(plan.unknown[:5]) + (", ..." if len(plan.unknown) > 5 else "")
+        lines.append(f"lower bound: what {len(plan.unknown)} opaque node(s) ({shown}) save for "
+                     "backward and hold inside is unknown, counted as nothing beyond their "
+                     "outputs; the saved activations, the totals and the inference peak are "
+                     "lower bounds, the max batch an upper bound")
     lines.append("Counted as PyTorch keeps them on a CUDA device, each tensor once; not "
                  "counted: the loss, activation gradients during backward, workspaces, the "
                  "allocator's cache. MiB = 2^20 bytes, GiB = 2^30.")
     return lines
 
 
-def training_flops_lines(flops: dict) -> list[str]:
-    """FLOPs of a training step and an epoch (cmd_plan's ``_training_flops``)."""
+def training_flops_lines(flops: dict | None, report=None) -> list[str]:
+    """FLOPs of a training step and an epoch (cmd_plan's ``_training_flops``); None when
+    ``report`` has nodes of unknown cost (opaque)."""
+    if flops is None:
+        names = sorted({name for names in report.unknown.values() for name in names})
+        return [f"training FLOPs per step: unknown ({len(names)} opaque node(s): "
+                f"{', '.join(names[:5])}{', ...' if len(names) > 5 else ''})"]
     step = flops["per_step"]
     frozen = (f", weights fixed up to and including {flops['frozen_until']}"
               if flops["frozen_until"] else "")

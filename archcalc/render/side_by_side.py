@@ -42,8 +42,11 @@ def describe(base: ModelTotals, other: ModelTotals) -> str:
         inputs = ""
     listed = ", ".join(phrases[:-1]) + f" and {phrases[-1]}" if len(phrases) > 1 \
         else "".join(phrases)
+    unknown = [model for model in (base, other) if model.unknown]
+    caveat = "".join(f"; {model.name}'s MACs and FLOPs are unknown for {len(model.unknown)} "
+                     "node(s), so they are not compared" for model in unknown)
     return (f"{other.name}: {listed} than {base.name}{inputs}; {other.depth} weight layers "
-            f"deep against {base.depth}")
+            f"deep against {base.depth}{caveat}")
 
 
 def _cell(value: str, ratio) -> str:
@@ -52,13 +55,23 @@ def _cell(value: str, ratio) -> str:
     return f"{value} ({units.ratio(float(ratio))})"
 
 
+def _count(model: ModelTotals, value) -> str:
+    """A MAC or FLOP total, "at least" where some of the model's nodes are unknown."""
+    return f"at least {units.grouped(value)}" if model.unknown else units.grouped(value)
+
+
 def comparison_table(models: list[ModelTotals], dtype: str):
     from rich.table import Table
 
     base = models[0]
     table = Table(title=f"{len(models)} models, ratios to {base.name}", header_style="bold",
                   caption=f"Per image; activation memory is forward only at {dtype} "
-                          "(MB = 10^6 bytes); (x) is the ratio to the first model.",
+                          "(MB = 10^6 bytes); (x) is the ratio to the first model."
+                          + "".join(f" {model.name}: MACs and FLOPs unknown for "
+                                    f"{len(model.unknown)} opaque node(s) "
+                                    f"({', '.join(model.unknown[:3])}"
+                                    f"{', ...' if len(model.unknown) > 3 else ''})."
+                                    for model in models if model.unknown),
                   caption_justify="left")
     for index, header in enumerate(HEADERS):
         table.add_column(header, justify="left" if index < 2 else "right")
@@ -66,8 +79,8 @@ def comparison_table(models: list[ModelTotals], dtype: str):
         found = ratios(base, model)
         table.add_row(model.name, units.shape(model.input),
                       _cell(units.grouped(model.params), found["params"]),
-                      _cell(units.grouped(model.macs), found["macs"]),
-                      _cell(units.grouped(model.flops), found["flops"]),
+                      _cell(_count(model, model.macs), found["macs"]),
+                      _cell(_count(model, model.flops), found["flops"]),
                       _cell(units.size_bytes(model.activation_bytes), found["activations"]),
                       _cell(str(model.depth), found["depth"]))
     return table
@@ -90,5 +103,7 @@ def comparison_dict(models: list[ModelTotals], dtype: str) -> dict:
             "ratios": {key: float(found[key]) if found[key] is not None else None
                        for key in METRICS},
             "summary": describe(base, model) if model is not base else None,
+            # present only when some nodes' cost is unknown: macs, flops are lower bounds
+            **({"unknown": list(model.unknown)} if model.unknown else {}),
         })
     return {"baseline": base.name, "dtype": dtype, "models": entries}

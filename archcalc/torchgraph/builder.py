@@ -39,6 +39,18 @@ class _Builder:
         raise TypeError(f"unknown node {node!r}")
 
 
+def _refuse_unbuildable(report) -> None:
+    from archcalc.errors import ArchcalcError
+
+    for path, (kind, params, ins, out) in report.calls.items():
+        if not kind.buildable:
+            try:
+                kind.build(params, ins, out)
+            except ArchcalcError as exc:
+                raise exc.located(None, path) from None
+            raise AssertionError(f"layer kind {kind.name!r} is not buildable but built")
+
+
 def build_module(spec_or_name, input=None, *, init: bool = True) -> nn.Module:
     """The spec as an ``nn.Module`` (train mode, torchvision-style initialisation); an
     ArchcalcError instead when it would not fit in the memory available."""
@@ -47,6 +59,7 @@ def build_module(spec_or_name, input=None, *, init: bool = True) -> nn.Module:
 
     spec = spec_or_name if hasattr(spec_or_name, "root") else load_spec(spec_or_name)
     report = analyze(spec, input, check_expect=False)  # expect: facts are `check`'s job
+    _refuse_unbuildable(report)  # an opaque node: its build() says why, with its path
     refuse_oversized(spec, report)  # before a byte is allocated
     model = _Builder(report.calls).node(spec.root)
     model.spec_name = spec.name
