@@ -7,6 +7,9 @@ pass (saved_tensors_hooks) and the peak of live tensors in an inference pass (a 
 mode), each storage counted once; and the values: the built module equals its copy with
 every in-place flag off, in float64, leaves the caller's input alone and differentiates (the
 in-place rules: writes_input, saved). A kind added without a strategy fails here by name.
+A kind that declares ``buildable = False`` (``opaque``: its spec records shapes and counts,
+not what it computes) is checked instead for build's located refusal and for rules that
+report its unknown MACs and FLOPs as unknown (None), never as 0.
 
 Each contract check is a function of a kind's name (``CONTRACT``), parametrised here over
 the registry and run by tests/test_new_kind.py on a kind defined in that test alone."""
@@ -44,6 +47,30 @@ def subtree(rows, path):
 def check_has_a_strategy(kind):
     assert kind in testing.KIND_STRATEGIES, \
         f"add a strategy for {kind!r} to archcalc.testing.KIND_STRATEGIES"
+
+
+def buildable(kind) -> bool:
+    return all_kinds()[kind].buildable
+
+
+def check_unbuildable_kind_is_refused(kind):
+    from archcalc.errors import ArchcalcError
+    from archcalc.torchgraph.builder import build_module
+
+    @EXAMPLES
+    @given(testing.kind_examples(kind))
+    def check(document):
+        spec = load(document)
+        report = analyze(spec)
+        rows = [row for row in report.layers if row.kind == kind]
+        assert rows, "the example does not use the kind"
+        for row in rows:
+            assert row.macs is None and row.flops is None, row.path  # unknown, not 0
+        with pytest.raises(ArchcalcError, match="cannot build") as refused:
+            build_module(spec)
+        assert refused.value.node == rows[0].path
+
+    check()
 
 
 def check_built_module_agrees_with_the_rules(kind):
@@ -135,13 +162,17 @@ CONTRACT = (check_built_module_agrees_with_the_rules,
 def run_contract(kind):
     """Every check of the contract on ``kind`` (a registered kind's name)."""
     check_has_a_strategy(kind)
+    if not buildable(kind):
+        check_unbuildable_kind_is_refused(kind)
+        return
     for check in CONTRACT:
         check(kind)
 
 
 # --- parametrised over the registry ----------------------------------------------------
 
-WITH_STRATEGY = [k for k in KINDS if k in testing.KIND_STRATEGIES]
+WITH_STRATEGY = [k for k in KINDS if k in testing.KIND_STRATEGIES and buildable(k)]
+UNBUILDABLE = [k for k in KINDS if k in testing.KIND_STRATEGIES and not buildable(k)]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -151,6 +182,11 @@ def test_every_kind_has_a_strategy(kind):
 
 def test_no_strategy_for_an_unknown_kind():
     assert set(testing.KIND_STRATEGIES) <= set(KINDS)
+
+
+@pytest.mark.parametrize("kind", UNBUILDABLE)
+def test_unbuildable_kind_is_refused(kind):
+    check_unbuildable_kind_is_refused(kind)
 
 
 @pytest.mark.parametrize("kind", WITH_STRATEGY)

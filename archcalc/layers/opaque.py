@@ -19,6 +19,22 @@ def described(p) -> str:
     return f"the opaque node for {p.module} ({p.op})"
 
 
+def _examples(shape):
+    """For archcalc.testing: an opaque node on ``shape`` with a drawn output and counts
+    (hypothesis is imported here: the analysis path never needs it)."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def drawn(draw):
+        output = draw(st.lists(st.integers(1, 16), min_size=1, max_size=3))
+        body = {"input": list(shape), "output": output,
+                "params": draw(st.integers(0, 1000)), "buffers": draw(st.integers(0, 10)),
+                "module": "features.3", "op": "no archcalc rule for torch.erf at net.py:12"}
+        return [{"opaque": body}], tuple(output)
+
+    return drawn()
+
+
 @register
 class Opaque(LayerKind):
     """A module or call archcalc has no kind for, as measured by `archcalc import
@@ -34,6 +50,7 @@ class Opaque(LayerKind):
     name = "opaque"
     summary = "a measured node archcalc cannot count (archcalc import --allow-opaque)"
     buildable = False
+    examples = staticmethod(_examples)
     params = (
         Param("input", "shape", help="the per-image input shape measured on the module"),
         Param("output", "shape", help="the per-image output shape measured on the module"),
