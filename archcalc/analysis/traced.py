@@ -116,7 +116,10 @@ def leaf(value):
 
 
 def shown(value) -> str:
-    """``text = value`` with the value grouped, or just the value for a leaf."""
+    """``text = value`` with the value grouped, or just the value for a leaf; ``?`` for
+    a value no rule knows (an opaque node's MACs)."""
+    if value is None:
+        return "?"
     if isinstance(value, Traced) and value.text != str(int(value)):
         return f"{value.text} = {int(value):,}"
     return f"{int(value):,}"

@@ -51,8 +51,11 @@ def _check(name: str) -> tuple[dict, str]:
     except ArchcalcError as exc:
         return {"spec": name, "ok": False, "error": problem(exc)}, str(exc)
     facts = len(spec.expect) + _count_node_expects(spec.root)
-    return {"spec": name, "ok": True, "facts": facts, "params": report.totals["params"],
-            "macs": report.totals["macs"]}, ""
+    result = {"spec": name, "ok": True, "facts": facts, "params": report.totals["params"],
+              "macs": report.totals["macs"]}
+    if report.unknown.get("macs"):  # opaque nodes: macs is the known part, a lower bound
+        result["unknown"] = list(report.unknown["macs"])
+    return result, ""
 
 
 def _print(result: dict, text: str) -> None:
@@ -65,7 +68,10 @@ def _print(result: dict, text: str) -> None:
         return
     console.out().print(
         f"ok  {result['spec']}: {result['facts']} expect fact(s) hold; "
-        f"{units.grouped(result['params'])} params, {units.grouped(result['macs'])} MACs",
+        f"{units.grouped(result['params'])} params, "
+        f"{'at least ' if result.get('unknown') else ''}{units.grouped(result['macs'])} MACs"
+        + (f" ({len(result['unknown'])} opaque node(s) unknown)" if result.get("unknown")
+           else ""),
         markup=False, soft_wrap=True)  # one line per spec, whatever the path's length
 
 

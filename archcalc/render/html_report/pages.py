@@ -16,6 +16,14 @@ def model_page(spec, *, shape=None, symbolic_shape=None, batch: int = 1, dtype: 
     from archcalc.analysis.limits import analyze_explained
 
     report = analyze_explained(spec, shape, batch=batch, dtype=dtype, check_expect=False)
+    if report.unknown:  # its charts and shares need every node's cost
+        from archcalc.errors import ArchcalcError
+
+        names = sorted({name for names in report.unknown.values() for name in names})
+        raise ArchcalcError(f"the HTML report of {spec.name} needs every node's MACs and "
+                            f"FLOPs; {len(names)} opaque node(s) have none "
+                            f"({', '.join(names[:5])})",
+                            hint="`archcalc table` shows the known part as a lower bound")
     derivations = explain(spec, shape)
     formulas = None
     if symbolic_shape is not None:
