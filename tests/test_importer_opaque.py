@@ -214,7 +214,8 @@ def test_an_expect_on_unknown_costs_is_an_error(imported, tmp_path, key):
     changed.write_text(yaml.safe_dump(document, sort_keys=False))
     result = run("check", changed)
     assert result.exit_code != 0, result.output
-    assert f"the {key} of 3 node(s) are unknown" in result.output
+    label = {"macs": "MACs", "flops": "FLOPs"}[key]
+    assert f"the {label} of 3 node(s) are unknown" in result.output
 
 
 def test_another_input_size_is_refused_at_the_node(imported):

@@ -175,7 +175,8 @@ def check_file_expect(spec: Spec, report: Report) -> None:
         if unknown:
             where = spec.raw.get("expect").where_of(key) if spec.raw is not None else \
                 Location(spec.file)
-            raise SpecError(f"expected {key} {wanted:,}, but the {key} of {len(unknown)} "
+            label = {"macs": "MACs", "flops": "FLOPs"}[key]
+            raise SpecError(f"expected {key} {wanted:,}, but the {label} of {len(unknown)} "
                             f"node(s) are unknown ({', '.join(unknown[:3])}"
                             f"{', ...' if len(unknown) > 3 else ''}): the analysis gives at "
                             f"least {got:,}", where=where, node="expect",
