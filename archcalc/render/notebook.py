@@ -10,6 +10,7 @@ from html import escape
 
 from archcalc.analysis.report import Report
 from archcalc.render import units
+from archcalc.render.tables import figure, lower_bound, unknown_note
 
 HEADERS = ("layer", "kind", "output", "activations", "memory", "params", "MACs", "FLOPs",
            "RF")
@@ -21,14 +22,15 @@ def _row_cells(row, report: Report) -> list[str]:
     rf = f"{units.square(row.rf.size)} /{units.square(row.rf.stride)}" if row.rf else ""
     return [row.path, row.kind, units.shape(row.output_shape), units.grouped(batch.activations),
             units.size_bytes(batch.activation_bytes), units.grouped(row.params),
-            units.grouped(batch.macs), units.grouped(batch.flops), rf]
+            figure(batch.macs), figure(batch.flops), rf]
 
 
 def _total_cells(report: Report) -> list[str]:
     totals = report.batch_totals
     return ["total", "", units.shape(report.output), units.grouped(totals["activations"]),
             units.size_bytes(totals["activation_bytes"]), units.grouped(totals["params"]),
-            units.grouped(totals["macs"]), units.grouped(totals["flops"]), ""]
+            lower_bound(report, "macs", units.grouped(totals["macs"])),
+            lower_bound(report, "flops", units.grouped(totals["flops"])), ""]
 
 
 def _tr(cells: list[str], tag: str = "td") -> str:
@@ -42,7 +44,7 @@ def _tr(cells: list[str], tag: str = "td") -> str:
 def html_table(report: Report, title: str | None = None) -> str:
     caption = (f"{title or report.name} at {units.shape(report.input)}, batch {report.batch}, "
                f"{report.dtype} (memory: forward activations, MB = 10^6 bytes; RF = receptive "
-               "field size /effective stride)")
+               "field size /effective stride)" + unknown_note(report))
     body = "".join(_tr(_row_cells(row, report)) for row in report.rows)
     return (f'<table class="archcalc-report"><caption>{escape(caption)}</caption>'
             f"<thead>{_tr(list(HEADERS), 'th')}</thead><tbody>{body}</tbody>"
