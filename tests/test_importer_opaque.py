@@ -223,3 +223,28 @@ def test_another_input_size_is_refused_at_the_node(imported):
     result = run("table", out, "--input", "3x16x16")
     assert result.exit_code == 2, result.output
     assert "in erf" in result.output and "was measured on input [8, 12, 10]" in result.output
+
+
+def test_swin_v2_imports_with_its_attention_opaque(tmp_path):
+    """Refused without the flag (README's table): ShiftedWindowAttentionV2 calls a function
+    with its children's weights. With it, each attention block is one opaque node holding
+    those weights, and the spec's params and buffers are the module's."""
+    torchvision = pytest.importorskip("torchvision")
+    from archcalc.importer import import_source
+
+    imported = import_source("torchvision:swin_v2_t", allow_opaque=True)
+    with torch.device("meta"):
+        model = torchvision.models.swin_v2_t()
+    totals = imported.report.totals
+    assert totals["params"] == sum(p.numel() for p in model.parameters())
+    assert totals["buffers"] == sum(b.numel() for b in model.buffers())
+    modules = dict(model.named_modules())
+    attention = [(node, path) for node, path, _ in imported.opaque
+                 if type(modules[path]).__name__ == "ShiftedWindowAttentionV2"]
+    assert len(attention) == sum(type(m).__name__ == "ShiftedWindowAttentionV2"
+                                 for m in modules.values()) == 12
+    rows = {row.path: row for row in imported.report.rows}
+    for node, path in attention:
+        assert rows[node].params == sum(p.numel() for p in modules[path].parameters())
+        assert rows[node].macs is None
+    assert set(imported.report.unknown["macs"]) == {node for node, _, _ in imported.opaque}

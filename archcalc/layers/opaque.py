@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from archcalc.errors import SpecError
 from archcalc.layers.arith import product
+from archcalc.layers.layout import new_tensor_like
 from archcalc.layers.registry import LayerKind, Param, UnknownCost, register
 
 UNKNOWN_HINT = ("an opaque node keeps only what `archcalc import --allow-opaque` measured; "
@@ -41,10 +42,12 @@ class Opaque(LayerKind):
     --allow-opaque`, per image.
 
     Output: ``output``, on the measured ``input`` only (another input is refused: the shape
-    was measured at one size). Params and buffers: the measured counts. Activations: the
-    output's elements (a tensor it makes). MACs, FLOPs, receptive field, saved-for-backward,
-    inference temporaries and backward: unknown (``UnknownCost``; the table shows ``?`` and
-    totals are lower bounds). Not buildable: the spec does not say what it computes.
+    was measured at one size), in the input's layout when the rank is the same (a
+    channels-last map stays channels-last). Params and buffers: the measured counts.
+    Activations: the output's elements (a tensor it makes). MACs, FLOPs, receptive field,
+    saved-for-backward, inference temporaries and backward: unknown (``UnknownCost``; the
+    table shows ``?`` and totals are lower bounds). Not buildable: the spec does not say
+    what it computes.
     """
 
     name = "opaque"
@@ -54,8 +57,8 @@ class Opaque(LayerKind):
     params = (
         Param("input", "shape", help="the per-image input shape measured on the module"),
         Param("output", "shape", help="the per-image output shape measured on the module"),
-        Param("params", "int", 0, help="trainable parameters the module holds"),
-        Param("buffers", "int", 0, help="buffers the module holds"),
+        Param("params", "count", 0, help="trainable parameters the module holds"),
+        Param("buffers", "count", 0, help="buffers the module holds"),
         Param("module", "text", help="the module path in the original model"),
         Param("op", "text", help="what archcalc could not express, with its source line"),
     )
@@ -70,6 +73,10 @@ class Opaque(LayerKind):
             raise SpecError(f"{described(p)} was measured on input {list(p.input)}, "
                             f"it gets {list(given)}",
                             hint="import the model again at this input size (--input)")
+        # a map in channels-last order stays so when the rank does (Swin's attention
+        # between permutes): the measured sizes do not say the order, the graph does
+        if len(p.output) == len(given):
+            return new_tensor_like(ins[0], p.output)
         return tuple(p.output)
 
     def param_count(self, p, ins, out):

@@ -75,7 +75,8 @@ class Param:
     ``type`` is one of: ``int`` (>= 0), ``positive`` (>= 1), ``pair`` (an int or
     [h, w], each >= ``minimum``), ``float``, ``bool``, ``choice``, ``channels``
     (a positive int, or an exact expression of the input channels ``in``), ``index``
-    (the same from 0: a channel position), ``shape`` (a list of positive ints), ``text``.
+    (the same from 0: a channel position), ``shape`` (a list of positive ints),
+    ``count`` (an int >= 0 beyond the channel bound: a module's parameters), ``text``.
     """
 
     name: str

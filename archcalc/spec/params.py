@@ -11,7 +11,7 @@ from archcalc.layers.registry import (
     did_you_mean,
     unknown_key_error,
 )
-from archcalc.spec.bounds import MAX_CHANNELS, MAX_SPATIAL
+from archcalc.spec.bounds import MAX_CHANNELS, MAX_EXPRESSION_VALUE, MAX_SPATIAL
 from archcalc.spec.expr import ChannelExpr, evaluate, is_expression
 from archcalc.spec.model import Params
 
@@ -56,6 +56,17 @@ def _coerce_pair(param: Param, value):
     if len(items) != 2:
         raise SpecError(f"`{param.name}` must be a number or [height, width], got {shown(value)}")
     return tuple(_check_int(param, item, param.minimum) for item in items)
+
+
+def _coerce_count(param: Param, value):
+    """A count of tensor elements (a whole module's parameters): beyond a layer's
+    channel bound, within the bound on any number a spec holds."""
+    if _is_int(value) and value > MAX_CHANNELS:
+        if value > MAX_EXPRESSION_VALUE:
+            raise SpecError(f"`{param.name}` is {shown(value)}, more than this tool accepts "
+                            f"({MAX_EXPRESSION_VALUE:,})")
+        return value
+    return _check_int(param, value, 0)
 
 
 def _coerce_shape(param: Param, value):
@@ -111,6 +122,7 @@ _COERCE = {
     "pair": _coerce_pair,
     "float": _coerce_float,
     "shape": _coerce_shape,
+    "count": _coerce_count,
     "text": _coerce_text,
     "bool": _coerce_bool,
     "choice": _coerce_choice,
