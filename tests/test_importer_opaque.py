@@ -248,3 +248,49 @@ def test_swin_v2_imports_with_its_attention_opaque(tmp_path):
         assert rows[node].params == sum(p.numel() for p in modules[path].parameters())
         assert rows[node].macs is None
     assert set(imported.report.unknown["macs"]) == {node for node, _, _ in imported.opaque}
+
+
+def _erf_net(channels: int, stride: int):
+    from torch import nn
+
+    class ErfNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, channels, 3, stride=stride, padding=1)
+            self.head = nn.Conv2d(channels, 4, 1)
+
+        def forward(self, x):
+            return self.head(torch.erf(self.conv(x))).flatten(1)
+
+    return ErfNet().eval()
+
+
+def test_a_custom_op_keeps_the_measured_shapes_at_any_size():
+    """Drawn widths, strides and input sizes: the opaque node's shapes are the ones forward
+    hooks see on the module, the counts are its own, and only that node's cost is unknown."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from archcalc.importer import import_module
+
+    @settings(max_examples=6, deadline=None, derandomize=True)
+    @given(st.integers(1, 8), st.integers(1, 3), st.integers(1, 9), st.integers(1, 9))
+    def check(channels, stride, height, width):
+        model = _erf_net(channels, stride)
+        imported = import_module(model, (3, height, width), allow_opaque=True)
+        seen = {}
+        model.conv.register_forward_hook(  # update() returns None: the output stays
+            lambda m, args, output: seen.update(conv=tuple(output.shape[1:])))
+        with torch.no_grad():
+            model(torch.zeros(1, 3, height, width))
+        ((node, module_path, what),) = imported.opaque
+        call = imported.report.calls[node]
+        assert call.inputs[0] == call.output == seen["conv"]
+        assert "torch.erf" in what and module_path == "(the model itself)"
+        assert imported.report.totals["params"] == sum(p.numel() for p in model.parameters())
+        assert imported.report.unknown == {"macs": [node], "flops": [node]}
+        oracle = channels * 27 * seen["conv"][1] * seen["conv"][2] + \
+            4 * channels * seen["conv"][1] * seen["conv"][2]  # conv and 1x1 head, by hand
+        assert imported.report.totals["macs"] == oracle
+
+    check()
