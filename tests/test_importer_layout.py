@@ -292,3 +292,25 @@ def test_layers_registered_out_of_forward_order_are_refused_not_swapped(tmp_path
     assert result.exit_code == 2 and not out.exists(), result.output
     assert "registers layers of equal shapes in another order" in " ".join(
         result.output.split())
+
+
+def test_a_plain_weights_load_refuses_swapped_layers_too(tmp_path, user_source):
+    """Without --save: loading the original's own state dict by position is checked by
+    values as well, so the swap is refused where it would happen, naming the file."""
+    spec_file = imported(tmp_path, user_source("module", SWAPPED))
+    weights = tmp_path / "original.pt"
+    torch.save(randomised(user_class(SWAPPED)(**KWARGS)).state_dict(), weights)
+    result = cli("build", spec_file, "--weights", weights)
+    message = " ".join(result.output.split())
+    assert result.exit_code == 2 and message.count("error:") == 1, message
+    assert "registers layers of equal shapes in another order" in message
+    assert str(weights) in message
+
+
+def test_a_plain_weights_load_of_a_faithful_module_passes_the_check(tmp_path, user_source):
+    spec_file = imported(tmp_path, user_source("module"))
+    weights = tmp_path / "original.pt"
+    torch.save(randomised(user_class()(**KWARGS)).state_dict(), weights)
+    result = cli("build", spec_file, "--weights", weights)
+    assert result.exit_code == 0, result.output
+    assert f"loaded {weights}" in " ".join(result.output.split())

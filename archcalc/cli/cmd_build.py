@@ -85,6 +85,10 @@ def _build(request: BuildRequest) -> None:
         markup=False)
     if request.weights:
         load_weights(model, request.weights)
+        if loaded.origin is not None:  # an imported spec: positions checked by values
+            from archcalc.cli.original import check_loaded
+
+            check_loaded(loaded, request.spec, request.weights, model, report.input)
         console.out().print(f"loaded {request.weights}", markup=False)
     if request.save:
         reference = original.state_dict() if original is not None else None

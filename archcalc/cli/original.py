@@ -84,6 +84,43 @@ def check_export(spec, original, model, exported: dict, shape: tuple) -> None:
                  "with --layout archcalc")
 
 
+def check_loaded(spec, spec_argument: str, weights_path, model, shape: tuple) -> None:
+    """After ``build --weights FILE`` of an imported spec: where FILE is the original
+    module's own state dict, the tensors mapped by position must make the built model
+    compute what the original computes with FILE; else positions put them in the wrong
+    places (layers of equal shapes registered in another order than forward uses them).
+    Runs the user's code again (origin:), as ``--layout original`` does; a torchvision
+    source is the zoo's order, tested model by model; a file of another layout is not the
+    original's and is left to the mapping's own shape checks."""
+    import torch
+
+    from archcalc.torchgraph.weights import read_state_dict
+
+    if spec.origin is None or spec.origin.is_torchvision:
+        return
+    original = original_module(spec, spec_argument)
+    try:
+        original.load_state_dict(read_state_dict(weights_path), strict=True)
+    except (RuntimeError, TypeError, ValueError, ArchcalcError):
+        return  # not the original's layout
+    try:
+        x = torch.randn((2, *shape), generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            theirs, ours = original.eval()(x), model.eval()(x)
+        same = isinstance(theirs, torch.Tensor) and theirs.shape == ours.shape and \
+            torch.allclose(theirs, ours, rtol=1e-3, atol=1e-5 * max(1.0, float(ours.abs().max())))
+    except Exception:  # noqa: BLE001 - the user's forward may raise anything: not comparable
+        return
+    if not same:
+        raise ArchcalcError(
+            f"{weights_path} is the state dict of {spec.origin.source}, but loaded by position "
+            f"into {spec.name} it computes other outputs: the module registers layers of equal "
+            "shapes in another order than its forward uses them, so positions do not say "
+            "which is which", where=spec.origin.where,
+            hint="register the modules in __init__ in the order forward calls them, then "
+                 "import the model again")
+
+
 def _located(source: str, spec_argument: str) -> str:
     """A file source's relative path, read from the spec's folder (as `use:` paths are);
     module and torchvision sources as they are."""
