@@ -439,6 +439,12 @@ class _KindStrategies(Mapping):
 KIND_STRATEGIES = _KindStrategies()
 
 
+def buildable_kinds() -> list:
+    """The kinds with a strategy that build into a torch module: every kind but those whose
+    spec records measurements, not what they compute (``opaque``: ``buildable = False``)."""
+    return sorted(name for name in KIND_STRATEGIES if all_kinds()[name].buildable)
+
+
 @st.composite
 def kind_examples(draw, kind: str, max_side: int = 24):
     """A small spec document whose layers use ``kind`` (from ``KIND_STRATEGIES``)."""

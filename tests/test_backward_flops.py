@@ -258,7 +258,7 @@ def test_random_specs_count_as_flop_counter_mode(document, data):
 
 
 @PROPERTY
-@given(st.sampled_from(sorted(testing.KIND_STRATEGIES)).flatmap(
+@given(st.sampled_from(testing.buildable_kinds()).flatmap(
     lambda kind: testing.kind_examples(kind, max_side=12)), st.data())
 def test_every_kind_counts_as_flop_counter_mode(document, data):
     spec = _load(document)

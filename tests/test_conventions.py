@@ -97,7 +97,7 @@ def _load(document):
     return parse_spec(yaml.safe_dump(document, sort_keys=False), "drawn.yaml")
 
 
-@pytest.mark.parametrize("kind", sorted(testing.KIND_STRATEGIES))
+@pytest.mark.parametrize("kind", testing.buildable_kinds())
 def test_each_tool_total_equals_the_convention_on_drawn_specs_of_each_kind(kind):
     if not INSTALLED:
         pytest.skip("no peer tool installed (pip install '.[peers]')")

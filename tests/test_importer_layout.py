@@ -313,4 +313,4 @@ def test_a_plain_weights_load_of_a_faithful_module_passes_the_check(tmp_path, us
     torch.save(randomised(user_class()(**KWARGS)).state_dict(), weights)
     result = cli("build", spec_file, "--weights", weights)
     assert result.exit_code == 0, result.output
-    assert f"loaded {weights}" in " ".join(result.output.split())
+    assert f"loaded{weights}" in "".join(result.output.split())

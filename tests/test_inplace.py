@@ -18,7 +18,7 @@ from archcalc.analysis import inplace
 from archcalc.analysis.analyze import analyze
 from archcalc.errors import ArchcalcError
 from archcalc.spec.loader import parse_spec
-from archcalc.testing import KIND_STRATEGIES, kind_examples, specs
+from archcalc.testing import buildable_kinds, kind_examples, specs
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -202,7 +202,7 @@ NAMED = {"layer": lambda name: [{"conv": {"out": 2, "kernel": 1, "name": name}}]
          "path": lambda name: [{"branch": {"merge": "add", "paths": {name: [], "other": []}}}]}
 
 
-@pytest.mark.parametrize("kind", sorted(KIND_STRATEGIES))
+@pytest.mark.parametrize("kind", buildable_kinds())
 def test_every_kinds_examples_that_check_accepts_build_and_run(kind):
     @settings(max_examples=10, deadline=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
