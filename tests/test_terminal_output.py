@@ -157,3 +157,43 @@ def test_text_built_directly_is_escaped_too():
     finally:
         sys.stdout = saved
     assert buffer.getvalue() == "a\\x1b[31mb \\ud800 ok\\r\n"
+
+
+@pytest.mark.parametrize("columns", ["60", "100", "160"])
+@pytest.mark.parametrize("args, shown", [
+    (["swin_t", "--pass", "step"], ("params", "step_flops")),
+    (["vit_b_16", "--convention", "fvcore"], ("macs",)),
+    (["preact_resnet1001", "--depth", "2"], ("params", "macs")),
+    (["resnet50", "--batch", "64"], ("params", "macs", "activations")),
+])
+def test_a_narrow_terminal_folds_numbers_never_cuts_them(monkeypatch, args, shown, columns):
+    """Long node names (Swin's) in a narrow terminal: every figure of the JSON totals is
+    still in the text, digits folded over lines at worst, and no cell ends in an ellipsis."""
+    import json
+    import re
+
+    from click.testing import CliRunner
+
+    from archcalc.cli import console
+    from archcalc.cli.main import main
+
+    monkeypatch.setenv("COLUMNS", columns)
+    console.out.cache_clear()
+    try:
+        text = CliRunner().invoke(main, ["table", *args]).output
+        data = json.loads(CliRunner().invoke(main, ["table", *args, "--format", "json"]).output)
+    finally:
+        console.out.cache_clear()
+    assert "…" not in text
+    # the totals (the footer, after the last rule) and the lines they fold onto, borders and
+    # spaces removed, cell by cell
+    lines = text.splitlines()
+    start = max(i for i, line in enumerate(lines) if line.startswith(("├", "┡"))) + 1
+    block = []
+    for line in lines[start:]:
+        if line.startswith(("└", "╰")):
+            break
+        block.append([cell.strip() for cell in re.split(r"[│┃|]", line)])
+    cells = ["".join(parts) for parts in zip(*block)]
+    for key in shown:
+        assert f"{data['totals'][key]:,}" in cells, (key, cells)

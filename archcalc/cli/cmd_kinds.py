@@ -21,7 +21,7 @@ def command(fmt):
         kinds = [_kind_dict(name, kind, REQUIRED) for name, kind in all_kinds().items()]
         console.print_text(json.dumps(versioned("kinds", {"kinds": kinds}), indent=2))
         return
-    from rich.table import Table
+    from archcalc.render.rich_table import Table
 
     table = Table(title="layer kinds", header_style="bold", show_lines=True)
     table.add_column("kind")

@@ -30,7 +30,7 @@ def command(fmt):
 
         console.print_text(json.dumps(versioned("list", {"specs": entries}), indent=2))
         return
-    from rich.table import Table
+    from archcalc.render.rich_table import Table
 
     table = Table(title="archcalc zoo", header_style="bold")
     for header in ("name", "title", "input", "params", "MACs"):

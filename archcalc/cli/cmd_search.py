@@ -132,10 +132,10 @@ def _print(result: dict) -> None:
     """The stages' tables, warnings and best trial. Every value a user or the store
     supplied (study names, states, warnings that quote ``--param lr=...:100:log``) goes
     through Text, which rich never reads as markup or emoji codes."""
-    from rich.table import Table
     from rich.text import Text
 
     from archcalc.render import units
+    from archcalc.render.rich_table import Table
 
     for stage in result["stages"]:
         epochs = stage["epochs"] if stage["epochs"] is not None else "?"

@@ -77,8 +77,9 @@ def _verify_one(name, shape):
 
 
 def _print_spec(name, checks, timing: str):
-    from rich.table import Table
     from rich.text import Text
+
+    from archcalc.render.rich_table import Table
 
     counted = [c for c in checks if c.status != "not counted"]
     skipped = [c.what for c in checks if c.status == "not counted"]

@@ -43,7 +43,7 @@ def caption(result: ConventionReport) -> str:
 
 
 def convention_rich(result: ConventionReport, title: str):
-    from rich.table import Table
+    from archcalc.render.rich_table import Table
 
     table = Table(title=title, caption=caption(result), caption_justify="left",
                   header_style="bold")

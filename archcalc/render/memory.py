@@ -19,7 +19,7 @@ def _binary(value: int) -> str:
 
 
 def plan_table(plan: MemoryPlan):
-    from rich.table import Table
+    from archcalc.render.rich_table import Table
 
     size = DTYPE_BYTES[plan.dtype]
     title = (f"{plan.name} at {units.shape(plan.input)}, batch {plan.batch}, {plan.dtype}, "

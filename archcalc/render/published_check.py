@@ -49,8 +49,9 @@ def summary(comparison: PaperComparison) -> str:
 def paper_table(comparison: PaperComparison, original, title: str):
     """One row per table row (nodes with figures folded to one row): each used metric's
     computed value, and the published figure beside it where there is one."""
-    from rich.table import Table
     from rich.text import Text
+
+    from archcalc.render.rich_table import Table
 
     report = comparison.report
     metrics = used_metrics(comparison)

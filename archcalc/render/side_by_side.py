@@ -61,7 +61,7 @@ def _count(model: ModelTotals, value) -> str:
 
 
 def comparison_table(models: list[ModelTotals], dtype: str):
-    from rich.table import Table
+    from archcalc.render.rich_table import Table
 
     base = models[0]
     table = Table(title=f"{len(models)} models, ratios to {base.name}", header_style="bold",

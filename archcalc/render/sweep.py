@@ -7,8 +7,9 @@ HEADERS = ("input", "output", "params", "MACs", "activations", "memory", "status
 
 
 def sweep_table(spec, points, smallest: int | None, dtype: str, batch: int):
-    from rich.table import Table
     from rich.text import Text
+
+    from archcalc.render.rich_table import Table
 
     channels = spec.input[0]
     smallest_text = (f"the smallest input it accepts is {channels}x{smallest}x{smallest}"

@@ -78,7 +78,7 @@ def symbolic_dict(result, spec) -> dict:
 
 
 def symbolic_rich(result, title: str):
-    from rich.table import Table
+    from archcalc.render.rich_table import Table
 
     report = result.report
     table = Table(title=title, header_style="bold", show_footer=True,

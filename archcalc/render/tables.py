@@ -168,15 +168,17 @@ class _LayerTable:
         yield self._table(cells, footer, widths if fits else None)
 
     def _table(self, cells, footer, stacked_widths):
-        from rich.table import Table
+        from archcalc.render.rich_table import Table
 
         table = Table(title=self.title, caption=self.caption, show_footer=True,
                       caption_justify="left", header_style="bold")
         for index, header in enumerate(self.headers):
             numeric = index >= 3
+            # too narrow: every cell folds (a long name or number goes on over two lines)
+            # rather than being cut with an ellipsis, which would show a wrong number
             table.add_column(header, footer=footer[index],
                              justify="right" if numeric else "left",
-                             no_wrap=stacked_widths is not None or index < 3)
+                             no_wrap=stacked_widths is not None)
         if stacked_widths is not None:
             columns = zip(zip(*cells), stacked_widths)
             table.add_row(*(_AlignedLines(lines, width, right=index >= 3)

@@ -30,8 +30,9 @@ STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
 
 
 def checks_table(results):
-    from rich.table import Table
     from rich.text import Text
+
+    from archcalc.render.rich_table import Table
 
     table = Table(title="babysitting checks", title_justify="left")
     for column in ("check", "observed", "expected", "status"):
