@@ -24,6 +24,7 @@ import sys
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from archcalc import analyze, load_spec
 from archcalc.analysis.memory import parse_memory, plan
@@ -250,3 +251,38 @@ def test_dropout_probability_outside_0_1_is_refused_by_check_and_build(run_cli, 
         result = run_cli(command, str(path))
         assert result.exit_code == 2, result.output
         assert f"dropout probability p={probability} is not between 0 and 1" in result.output
+
+
+FROZEN_CASES = [("resnet18", (3, 64, 64)), ("mobilenet_v2", (3, 64, 64)),
+                ("vit_b_16", (3, 32, 32)), ("densenet121", (3, 32, 32))]
+
+
+@pytest.mark.parametrize("name, shape", FROZEN_CASES)
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.data_too_large])
+@given(data=st.data())
+def test_frozen_weights_plan_equals_what_pytorch_keeps(name, shape, data):
+    """--freeze-until: gradients and optimizer state only for the trained weights, and
+    autograd saves nothing before the first trained node (measured after a real step)."""
+    torch = pytest.importorskip("torch")
+    from archcalc.analysis.backward import frozen_rows
+    from archcalc.torchgraph.builder import build_module
+    from archcalc.verify.memory_ref import saved_tensor_bytes
+
+    spec = load_spec(name)
+    report = analyze(spec, shape)
+    until = data.draw(st.sampled_from([row.path for row in report.layers]))
+    model = build_module(spec, shape, init=False)
+    for path in frozen_rows(report, until):
+        for parameter in model.get_submodule(path).parameters():
+            parameter.requires_grad_(False)
+    planned = plan(spec, batch=2, device="cpu", report=report, frozen_until=until)
+    example = torch.randn(2, *shape)
+    assert planned.saved_activation_bytes == saved_tensor_bytes(model, example), until
+    trained = [p for p in model.parameters() if p.requires_grad]
+    assert planned.gradients_bytes == 4 * sum(p.numel() for p in trained)
+    if trained:
+        optimizer = torch.optim.SGD(trained, lr=0.1, momentum=0.9)
+        model(example).sum().backward()
+        optimizer.step()
+        momentum = sum(state["momentum_buffer"].numel() for state in optimizer.state.values())
+        assert planned.optimizer_bytes == 4 * momentum

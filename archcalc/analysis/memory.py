@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from archcalc.analysis.analyze import analyze
+from archcalc.analysis.backward import frozen_rows
 from archcalc.analysis.report import DTYPE_BYTES, Report
 from archcalc.errors import ArchcalcError
 from archcalc.layers.arith import product
@@ -82,14 +83,20 @@ class MemoryPlan:
     # nodes whose saved tensors and temporaries are unknown (opaque): counted as nothing
     # saved and only their output alive, so every figure is then a lower bound
     unknown: tuple = ()
+    # with frozen_until: the node up to which (in the table's order) weights stay fixed, and
+    # the bytes of the weights that train (None: all of them)
+    frozen_until: str | None = None
+    trained_weights_bytes: int | None = None
 
     @property
     def gradients_bytes(self) -> int:
-        return self.weights_bytes
+        """One gradient per trained weight (a frozen weight has none)."""
+        return self.weights_bytes if self.trained_weights_bytes is None else \
+            self.trained_weights_bytes
 
     @property
     def optimizer_bytes(self) -> int:
-        return OPTIMIZER_STATES[self.optimizer] * self.weights_bytes
+        return OPTIMIZER_STATES[self.optimizer] * self.gradients_bytes
 
     @property
     def saved_activation_bytes(self) -> int:
@@ -155,10 +162,15 @@ class MemoryPlan:
         return data
 
 
-def plan(spec, *, batch: int = 1, dtype: str = "fp32", optimizer: str = "sgd-momentum",
-         device: str = "cuda", report: Report | None = None) -> MemoryPlan:
+# keyword-only settings of one training step, each with a default (the CLI's options)
+def plan(spec, *, batch: int = 1, dtype: str = "fp32", optimizer: str = "sgd-momentum",  # noqa: PLR0913
+         device: str = "cuda", report: Report | None = None,
+         frozen_until: str | None = None) -> MemoryPlan:
     """The memory of training (and of inference) ``spec`` at ``batch``; ``report``: the
-    spec's analysis at the input the plan is for (default: the spec's own input)."""
+    spec's analysis at the input the plan is for (default: the spec's own input).
+    ``frozen_until``: a node's path; its weights and those of every row before it stay
+    fixed (no gradient, no optimizer state), and autograd records nothing before the first
+    trained node (analysis/backward.py's ``frozen_rows``)."""
     if optimizer not in OPTIMIZER_STATES:
         raise ArchcalcError(f"unknown optimizer {optimizer!r}",
                             hint=f"one of {', '.join(OPTIMIZER_STATES)}")
@@ -167,12 +179,15 @@ def plan(spec, *, batch: int = 1, dtype: str = "fp32", optimizer: str = "sgd-mom
     if report is None:
         report = analyze(spec, check_expect=False)
     itemsize = DTYPE_BYTES[dtype]
-    weights = buffers = 0
-    for call in report.calls.values():
-        weights += call.kind.param_count(call.params, call.inputs, call.output) * itemsize
+    frozen = frozen_rows(report, frozen_until)
+    weights = buffers = trained = 0
+    for path, call in report.calls.items():
+        weight_bytes = call.kind.param_count(call.params, call.inputs, call.output) * itemsize
+        weights += weight_bytes
+        trained += 0 if path in frozen else weight_bytes
         buffers += call.kind.buffer_bytes(call.params, call.inputs, call.output, itemsize)
     sizes = element_bytes(device, itemsize)
-    training = _SavedWalk(report.calls, sizes)
+    training = _SavedWalk(report.calls, sizes, frozen)
     training.run(spec.root, report.input)
     inference = _LiveWalk(report.calls, sizes, batch_one=False)
     inference.run(spec.root, report.input)
@@ -186,7 +201,8 @@ def plan(spec, *, batch: int = 1, dtype: str = "fp32", optimizer: str = "sgd-mom
         inference_peaks=tuple(inference.peaks), inference_peak_at_one=single.peak_at_one(),
         saved_per_sample_by_block=training.by_block,
         saved_at_batch_one_bytes=training.at_batch_one,
-        unknown=tuple(dict.fromkeys(training.unknown + inference.unknown)))
+        unknown=tuple(dict.fromkeys(training.unknown + inference.unknown)),
+        frozen_until=frozen_until, trained_weights_bytes=None if frozen_until is None else trained)
 
 
 class _SavedWalk:
@@ -195,11 +211,12 @@ class _SavedWalk:
 
     Autograd records nothing for a node when neither its inputs nor its parameters need
     a gradient: the images need none, so a parameter-free layer before the first weighted
-    one (a pool on the raw input) saves nothing.
+    one (a pool on the raw input) saves nothing, and neither does a frozen node (``frozen``:
+    paths whose weights stay fixed, a prefix of the table, so their inputs need none).
     """
 
-    def __init__(self, calls: dict, sizes: dict):
-        self.calls, self.sizes = calls, sizes
+    def __init__(self, calls: dict, sizes: dict, frozen: frozenset | set = frozenset()):
+        self.calls, self.sizes, self.frozen = calls, sizes, frozen
         self.bytes: list[int] = []  # tensor id -> bytes per sample (or per batch)
         self.batch_scaled: list[bool] = []
         self.needs_grad: list[bool] = []
@@ -243,7 +260,7 @@ class _SavedWalk:
     def apply(self, path: str, inputs: list) -> int:
         kind, params, ins, out = self.calls[path]
         recorded = any(self.needs_grad[tensor] for tensor in inputs) or \
-            kind.param_count(params, ins, out) > 0
+            (path not in self.frozen and kind.param_count(params, ins, out) > 0)
         if kind.shares_input(params, ins, out, True):
             output = inputs[0]
         else:

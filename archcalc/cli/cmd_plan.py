@@ -74,7 +74,7 @@ def _plan(spec, options: PlanOptions) -> None:
     # a size that collapses names the smallest input that works, as `table` does
     report = analyze_explained(loaded, parse_input(options.input_text), check_expect=False)
     result = plan(loaded, batch=options.batch, dtype=options.dtype,
-                  optimizer=options.optimizer, report=report)
+                  optimizer=options.optimizer, report=report, frozen_until=options.freeze_until)
     # an opaque node's backward is unknown: no step FLOPs rather than a partial sum
     flops = None if report.unknown else _training_flops(report, options)
     if options.fmt == "json":

@@ -35,8 +35,10 @@ def plan_table(plan: MemoryPlan):
     rows = [
         ("weights", plan.weights_bytes, f"{units.grouped(plan.params)} params x {size} B"),
         ("buffers", plan.buffers_bytes, "non-trained state: BN statistics, index tables"),
-        ("gradients", plan.gradients_bytes, "one per weight"),
-        ("optimizer state", plan.optimizer_bytes, OPTIMIZER_RULES[plan.optimizer]),
+        ("gradients", plan.gradients_bytes, "one per weight" if plan.frozen_until is None
+         else f"one per trained weight (fixed up to {plan.frozen_until})"),
+        ("optimizer state", plan.optimizer_bytes, OPTIMIZER_RULES[plan.optimizer]
+         + ("" if plan.frozen_until is None else " trained")),
         ("saved activations", plan.saved_activation_bytes,
          f"{plan.batch} x {_binary(per_image)} per image"
          + (f" + {_binary(plan.saved_per_batch_bytes)} BN batch statistics"
