@@ -72,3 +72,18 @@ def test_bad_requests_exit_2(run_cli, tmp_path, monkeypatch, args):
     result = run_cli("plot", "alexnet", *args)
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [["plot", "lenet5", "--out"],
+                                     ["compare", "lenet5", "alexnet", "--plot"],
+                                     ["roofline", "lenet5", "--device", "t4", "--out"]])
+def test_an_existing_image_is_kept_unless_overwrite(run_cli, tmp_path, command):
+    image = tmp_path / "mine.png"
+    image.write_bytes(b"the user's own picture")
+    refused = run_cli(*command, image)
+    assert refused.exit_code == 2 and "already exists" in refused.output
+    assert image.read_bytes() == b"the user's own picture"
+    replaced = run_cli(*command, image, "--overwrite")
+    assert replaced.exit_code == 0, replaced.output
+    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["mine.png"]  # no temporary file left

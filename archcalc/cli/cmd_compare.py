@@ -23,7 +23,8 @@ from archcalc.cli.options import (
 @format_option("rich", "json")
 @click.option("--plot", "plot_file", metavar="FILE.png", default=None,
               help="also write a bar chart of the compared totals (needs matplotlib)")
-def command(specs, input_text, dtype, fmt, plot_file):
+@click.option("--overwrite", is_flag=True, help="replace an existing --plot file")
+def command(specs, input_text, dtype, fmt, plot_file, overwrite):
     """Params, MACs, FLOPs, activation memory and depth (weight layers on the longest
     path) of each model, per image, with ratios to the first model in words:
     "googlenet: 8.91x fewer parameters, 1.39x more MACs ... than alexnet".
@@ -52,5 +53,5 @@ def command(specs, input_text, dtype, fmt, plot_file):
     if plot_file:
         from archcalc.render.plots import comparison_figure, save
 
-        width, height = save(comparison_figure(models), plot_file)
+        width, height = save(comparison_figure(models), plot_file, "--plot", overwrite)
         console.err().print(f"wrote {plot_file} ({width}x{height} pixels)", markup=False)

@@ -30,7 +30,8 @@ def parse_size(text: str | None):
 @click.option("--size", "size_text", metavar="WxH",
               help="image size in pixels (default: wide enough for one labelled bar per row)")
 @dtype_option
-def command(spec, out_file, input_text, depth, size_text, dtype):
+@click.option("--overwrite", is_flag=True, help="replace an existing FILE.png")
+def command(spec, out_file, input_text, depth, size_text, dtype, overwrite):
     """Bar charts of NAME|PATH, one bar per row of `archcalc table` and three panels:
     activation memory, params and MACs. For VGG16 it shows the lecture's point at
     a glance: most memory in the early convolutions, most parameters in the late
@@ -44,6 +45,6 @@ def command(spec, out_file, input_text, depth, size_text, dtype):
     loaded = load_spec(spec)
     report = analyze_explained(loaded, parse_input(input_text), dtype=dtype).folded(depth)
     figure = layer_figure(report, width_px=size and size[0], height_px=size and size[1])
-    width, height = save(figure, out_file)
+    width, height = save(figure, out_file, "--out", overwrite)
     console.out().print(f"wrote {out_file}: {len(report.rows)} bars per panel, "
                         f"{width}x{height} pixels", markup=False)

@@ -22,6 +22,7 @@ class RooflineOptions:
     images: int | None
     input_text: str | None
     fmt: str
+    overwrite: bool = False
 
 
 @click.command("roofline")
@@ -43,13 +44,15 @@ class RooflineOptions:
               help="training images per epoch: also estimate an epoch")
 @input_option
 @format_option("rich", "json")
-def command(spec, device, out_file, batch, dtype, optimizer, images, input_text, fmt):
+@click.option("--overwrite", is_flag=True, help="replace an existing --out image")
+def command(spec, device, out_file, batch, dtype, optimizer, images, input_text, fmt,
+            overwrite):
     """Estimate one training step of NAME|PATH on a device: each layer's FLOPs and
     bytes moved (forward and backward), its arithmetic intensity and its time
     max(FLOPs / peak, bytes / bandwidth); the step, and with --images the epoch.
     """
     _roofline(spec, RooflineOptions(device, out_file, batch, dtype, optimizer, images,
-                                    input_text, fmt))
+                                    input_text, fmt, overwrite))
 
 
 def load_device(device: str):
@@ -92,6 +95,7 @@ def _roofline(spec, options: RooflineOptions) -> None:
         from archcalc.render.plots import save
         from archcalc.render.roofline import roofline_figure
 
-        width, height = save(roofline_figure(estimate), options.out_file)
+        width, height = save(roofline_figure(estimate), options.out_file, "--out",
+                             options.overwrite)
         console.err().print(f"wrote {options.out_file}: {len(estimate.layers)} layers, "
                             f"{width}x{height} pixels", markup=False)

@@ -125,17 +125,22 @@ def comparison_figure(models, *, width_px: int | None = None, height_px: int = 5
     return figure
 
 
-def save(figure, path) -> tuple[int, int]:
-    """Write ``figure`` to ``path`` (format from the suffix); returns its pixel size."""
+def save(figure, path, option: str = "--out", overwrite: bool = False) -> tuple[int, int]:
+    """Write ``figure`` to ``path`` (format from the suffix), atomically; an existing file
+    needs ``overwrite`` (named by ``option`` in the refusal). Returns its pixel size."""
+    from archcalc.files import refuse_existing, write_atomic
+
     target = Path(path)
     supported = figure.canvas.get_supported_filetypes()
     suffix = target.suffix.lower().lstrip(".")
     if suffix not in supported:
         raise ArchcalcError(f"cannot write a .{suffix or '(no suffix)'} image: {target}",
                             hint=f"use one of: {', '.join('.' + s for s in sorted(supported))}")
-    try:
-        figure.savefig(target, format=suffix, dpi=DPI)
-    except OSError as exc:
-        raise ArchcalcError(f"cannot write {target}: {exc.strerror or exc}") from None
+    if not target.parent.is_dir():  # a mistyped folder is a mistake, not one to create
+        raise ArchcalcError(f"{option}: no such folder {target.parent}",
+                            hint="create the folder first, or write the image elsewhere")
+    if not overwrite:
+        refuse_existing(target, option)
+    write_atomic(target, lambda stream: figure.savefig(stream, format=suffix, dpi=DPI))
     width, height = figure.get_size_inches() * DPI
     return round(width), round(height)
