@@ -14,8 +14,8 @@ from archcalc.spec.model import Spec
 from archcalc.spec.names import check_module_names
 from archcalc.spec.origin import read_origin
 from archcalc.spec.published import check_paper
-from archcalc.spec.reading import read_spec_text
-from archcalc.spec.yamlsource import MAX_SPEC_BYTES, YamlMap, check_size, location_of, read_yaml
+from archcalc.spec.reading import STDIN_NAME, read_spec_text, read_stdin
+from archcalc.spec.yamlsource import YamlMap, read_yaml
 
 TOP_KEYS = ("archcalc", "name", "title", "source", "torchvision", "origin", "input", "defaults",
             "use", "templates", "layers", "expect", "paper")
@@ -23,7 +23,6 @@ EXPECT_KEYS = ("output", "params", "buffers", "macs", "flops", "activations")
 FORMAT_VERSION = 1
 MAX_INPUT_SIDE = MAX_SPATIAL  # the name cmd_sweep imports
 STDIN = "-"  # the name that reads the spec from standard input
-STDIN_NAME = "<stdin>"  # how messages name it
 
 
 def load_spec(name_or_path, input_shape=None) -> Spec:
@@ -92,32 +91,6 @@ def parse_spec(text: str, filename: str, input_shape=None, *, folder=None) -> Sp
                 torchvision=torchvision, origin=imported_from, root=root, file=filename,
                 title=str(document.get("title", "")), expect=read_file_expect(document),
                 paper=document.get("paper"), raw=document)
-
-
-def read_stdin() -> str:
-    """The spec on standard input: at most MAX_SPEC_BYTES + 1 bytes are read, so an
-    endless stream (``yes |``) is refused at the cap like a huge file, not read to the
-    end; UTF-8 as a spec file."""
-    import sys
-
-    where = Location(STDIN_NAME)
-    stream = getattr(sys.stdin, "buffer", sys.stdin)
-    if stream is None:
-        raise SpecError("there is no standard input to read the spec from", where=where,
-                        hint="pipe a spec in (`archcalc table - < spec.yaml`) or give a path")
-    try:
-        data = stream.read(MAX_SPEC_BYTES + 1)
-    except (OSError, ValueError) as exc:  # closed, or not readable
-        raise SpecError(f"cannot read standard input: {exc}", where=where) from None
-    if isinstance(data, str):  # a text stream without a binary buffer
-        data = data.encode("utf-8", "surrogateescape")
-    check_size(data, STDIN_NAME)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"standard input is not valid UTF-8 text (byte {data[exc.start]:#04x})",
-                        where=location_of(data, exc.start, STDIN_NAME),
-                        hint="pipe the spec in as UTF-8") from None
 
 
 def _kind_name(value) -> str:
