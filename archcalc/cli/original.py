@@ -61,17 +61,12 @@ def check_export(spec, original, model, exported: dict, shape: tuple) -> None:
     order forward uses them: two layers of equal shapes registered the other way round
     would swap silently, which this check catches. A torchvision source is on the meta
     device (nothing to compute) and its order is the zoo's, tested model by model."""
-    import torch
 
     if spec.origin.is_torchvision:
         return
     try:
         original.load_state_dict(exported, strict=True)
-        x = torch.randn((2, *shape), generator=torch.Generator().manual_seed(0))
-        with torch.no_grad():
-            theirs, ours = original.eval()(x), model.eval()(x)
-        same = isinstance(theirs, torch.Tensor) and theirs.shape == ours.shape and \
-            torch.allclose(theirs, ours, rtol=1e-3, atol=1e-5 * max(1.0, float(ours.abs().max())))
+        same = _same_outputs(original, model, shape)
     except Exception as exc:  # noqa: BLE001 - the user's forward may raise anything
         raise _cannot(spec, f"the exported tensors do not run in it ({type(exc).__name__}: "
                             f"{' '.join(str(exc).split())[:160]})", None) from None
@@ -92,7 +87,6 @@ def check_loaded(spec, spec_argument: str, weights_path, model, shape: tuple) ->
     Runs the user's code again (origin:), as ``--layout original`` does; a torchvision
     source is the zoo's order, tested model by model; a file of another layout is not the
     original's and is left to the mapping's own shape checks."""
-    import torch
 
     from archcalc.torchgraph.weights import read_state_dict
 
@@ -104,11 +98,7 @@ def check_loaded(spec, spec_argument: str, weights_path, model, shape: tuple) ->
     except (RuntimeError, TypeError, ValueError, ArchcalcError):
         return  # not the original's layout
     try:
-        x = torch.randn((2, *shape), generator=torch.Generator().manual_seed(0))
-        with torch.no_grad():
-            theirs, ours = original.eval()(x), model.eval()(x)
-        same = isinstance(theirs, torch.Tensor) and theirs.shape == ours.shape and \
-            torch.allclose(theirs, ours, rtol=1e-3, atol=1e-5 * max(1.0, float(ours.abs().max())))
+        same = _same_outputs(original, model, shape)
     except Exception:  # noqa: BLE001 - the user's forward may raise anything: not comparable
         return
     if not same:
@@ -119,6 +109,18 @@ def check_loaded(spec, spec_argument: str, weights_path, model, shape: tuple) ->
             "which is which", where=spec.origin.where,
             hint="register the modules in __init__ in the order forward calls them, then "
                  "import the model again")
+
+
+def _same_outputs(original, model, shape: tuple) -> bool:
+    """Whether ``original`` and the spec-built ``model`` compute the same outputs on one
+    seeded random batch of two images (evaluation mode, no gradients)."""
+    import torch
+
+    x = torch.randn((2, *shape), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        theirs, ours = original.eval()(x), model.eval()(x)
+    return isinstance(theirs, torch.Tensor) and theirs.shape == ours.shape and \
+        torch.allclose(theirs, ours, rtol=1e-3, atol=1e-5 * max(1.0, float(ours.abs().max())))
 
 
 def _located(source: str, spec_argument: str) -> str:
