@@ -171,10 +171,10 @@ def check_file_expect(spec: Spec, report: Report) -> None:
     actual = {"output": list(report.output), **report.totals}
     for key, wanted in spec.expect.items():
         got = actual[key]
+        where = spec.raw.get("expect").where_of(key) if spec.raw is not None else \
+            Location(spec.file)
         unknown = report.unknown.get(key)
         if unknown:
-            where = spec.raw.get("expect").where_of(key) if spec.raw is not None else \
-                Location(spec.file)
             label = {"macs": "MACs", "flops": "FLOPs"}[key]
             raise SpecError(f"expected {key} {wanted:,}, but the {label} of {len(unknown)} "
                             f"node(s) are unknown ({', '.join(unknown[:3])}"
@@ -183,8 +183,6 @@ def check_file_expect(spec: Spec, report: Report) -> None:
                             hint=f"remove `{key}` from expect: (an opaque node's cost is not "
                                  "known)")
         if (list(wanted) if key == "output" else wanted) != got:
-            where = spec.raw.get("expect").where_of(key) if spec.raw is not None else \
-                Location(spec.file)
             raise SpecError(f"expected {key} {wanted:,}" if key != "output" else
                             f"expected output {list(wanted)}",
                             where=where, node="expect",

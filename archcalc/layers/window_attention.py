@@ -159,7 +159,7 @@ class _AttentionTimeline:
 
     def __init__(self, p, ins, batch_one: bool):
         height, width, channels = ins[0]
-        rows, cols = -(-height // p.window), -(-width // p.window)
+        rows, cols = ceildiv(height, p.window), ceildiv(width, p.window)
         windows, length = rows * cols, p.window * p.window
         self.live: dict[str, Saved] = {}
         self.moments: list[tuple] = []
