@@ -196,8 +196,9 @@ def test_table_convention_refuses_symbols_and_paper(run_cli):
 
 
 def test_a_kind_without_parts_is_an_error_not_a_zero():
-    from archcalc.analysis.conventions.parts import UnknownKind, parts
+    from archcalc.analysis.conventions import parts
     from archcalc.analysis.report import Call
+    from archcalc.layers.parts import UnknownKind
     from archcalc.layers.registry import LayerKind
 
     class Invented(LayerKind):

@@ -104,6 +104,11 @@ class Activation(LayerKind):
     def backward(self, p, ins, out, input_grad, weight_grad):
         return Backward(0, 0, self.backward_on(product(out)) if input_grad else 0)
 
+    def parts(self, p, ins, out) -> list:
+        from archcalc.layers.parts import elementwise
+
+        return elementwise(self.module, ins, out)
+
     def build(self, p, ins, out):
         return self.make_module(self.runs_in_place(p))
 

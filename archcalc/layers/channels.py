@@ -1,6 +1,7 @@
 """Channel shuffle and channel slicing: ShuffleNet V2's data movement (Ma et al. 2018)."""
 from __future__ import annotations
 
+from archcalc.layers import parts
 from archcalc.layers.arith import divides, equal, require, select
 from archcalc.layers.conv import spatial
 from archcalc.layers.registry import LayerKind, Param, View, register
@@ -39,6 +40,9 @@ class ChannelShuffle(LayerKind):
 
     def shares_input(self, p, ins, out, training):
         return _shuffle_is_a_view(p, ins)
+
+    def parts(self, p, ins, out):
+        return parts.elementwise("data", ins, out)  # a shuffling copy: no arithmetic
 
     def build(self, p, ins, out):
         from archcalc.nn import ChannelShuffleModule

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from archcalc.layers import parts
 from archcalc.layers.activation import act_param, folded
 from archcalc.layers.arith import divides, product, require, select
 from archcalc.layers.norm import norm_backward
@@ -206,6 +207,14 @@ class Conv(LayerKind):
         return tuple((kernel_extent(p.kernel[a], p.dilation[a]), p.stride[a], p.pad[a])
                      for a in (0, 1))
 
+    def parts(self, p, ins, out):
+        conv = parts.conv2d(ins[0][0], p.out, p.kernel, p.groups, p.bias, out[1:])
+        if p.order == "pre":  # bn -> act -> conv on the input
+            norm = [parts.batch_norm(ins[0])] if p.bn else []
+            return norm + parts.activation(p.act, product(ins[0])) + [conv]
+        norm = [parts.batch_norm(out)] if p.bn else []
+        return [conv] + norm + parts.activation(p.act, product(out))
+
     def build(self, p, ins, out):
         from torch import nn
 
@@ -216,10 +225,10 @@ class Conv(LayerKind):
         act = folded(p)
         if not p.bn and act is None:
             return conv
-        parts: list[tuple[str, nn.Module]] = []
+        modules: list[tuple[str, nn.Module]] = []
         if p.bn:
-            parts.append(("bn", nn.BatchNorm2d(self._norm_channels(p, ins), eps=p.bn_eps)))
+            modules.append(("bn", nn.BatchNorm2d(self._norm_channels(p, ins), eps=p.bn_eps)))
         if act is not None:
-            parts.append(("act", act.make_module(act.runs_in_place(p))))
-        parts = [("conv", conv)] + parts if p.order == "post" else parts + [("conv", conv)]
-        return NamedChain(parts)
+            modules.append(("act", act.make_module(act.runs_in_place(p))))
+        modules = [("conv", conv)] + modules if p.order == "post" else modules + [("conv", conv)]
+        return NamedChain(modules)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from archcalc.errors import SpecError
+from archcalc.layers import parts
 from archcalc.layers.activation import NONE, Activation, act_choices
 from archcalc.layers.arith import product, select
 from archcalc.layers.conv import spatial, unique
@@ -131,6 +132,16 @@ class SqueezeExcitation(LayerKind):
         # act+fc2, fc2+gate; at the multiply, the gate beside the new output
         before = larger(larger(channels + squeeze, 2 * squeeze), 2 * channels)
         return (internal(larger(channels, before - product(out))),)
+
+    def parts(self, p, ins, out):
+        # torchvision.ops.SqueezeExcitation: avgpool, fc1 (1x1 conv), act, fc2, gate, scale * x
+        channels = ins[0][0]
+        return ([parts.adaptive_avg(ins[0], (1, 1)),
+                 parts.conv2d(channels, p.squeeze, (1, 1), 1, True, (1, 1))]
+                + parts.activation(p.act, p.squeeze)
+                + [parts.conv2d(p.squeeze, channels, (1, 1), 1, True, (1, 1))]
+                + parts.activation(p.gate, channels)
+                + parts.elementwise("mul", ins, out))
 
     def build(self, p, ins, out):
         from torchvision.ops.misc import SqueezeExcitation as TorchvisionSE

@@ -8,6 +8,7 @@ C x H x W map, where acting on the width is almost always a missing ``flatten``.
 """
 from __future__ import annotations
 
+from archcalc.layers import parts
 from archcalc.layers.arith import product, require
 from archcalc.layers.registry import Backward, LayerKind, Param, View, register
 from archcalc.layers.saved import INPUT, internal
@@ -132,6 +133,12 @@ class LayerNorm2d(LayerKind):
     def inference_temporaries(self, p, ins, out):
         return (internal(2 * ins[0][1] * ins[0][2]),)
 
+    def parts(self, p, ins, out):
+        # torchvision's LayerNorm2d: a subclass of nn.LayerNorm, permute -> layer_norm -> back
+        channels = ins[0][0]
+        return [parts.Part("LayerNorm2d", inputs=product(ins[0]), outputs=product(out),
+                           weights=channels, biases=channels)]
+
     def build(self, p, ins, out):
         from torchvision.models.convnext import LayerNorm2d as TorchvisionLayerNorm2d
 
@@ -167,6 +174,10 @@ class LayerScale(LayerKind):
     def backward(self, p, ins, out, input_grad, weight_grad):
         return Backward(0, 0, (product(out) if input_grad else 0)
                         + (2 * product(out) if weight_grad else 0))
+
+    def parts(self, p, ins, out):
+        # archcalc.nn.LayerScaleModule: ``self.layer_scale * x``, a parameter not named weight
+        return parts.elementwise("LayerScale", ins, out)
 
     def build(self, p, ins, out):
         from archcalc.nn import LayerScaleModule

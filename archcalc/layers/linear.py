@@ -1,6 +1,7 @@
 """Fully connected layers."""
 from __future__ import annotations
 
+from archcalc.layers import parts
 from archcalc.layers.activation import act_param, folded
 from archcalc.layers.arith import product, select
 from archcalc.layers.layout import PermutedView, last_axis_input, new_tensor_like
@@ -112,6 +113,11 @@ class Linear(LayerKind):
         if new_act or (copy and p.bias):
             return (internal(_elements(out) if not copy else larger(copy, _elements(out))),)
         return (internal(copy),) if copy else ()
+
+    def parts(self, p, ins, out):
+        dropout = parts.elementwise("Dropout", [out], out) if p.dropout else []
+        return [parts.linear(ins[0], p.out, p.bias)] + parts.activation(p.act, product(out)) \
+            + dropout
 
     def build(self, p, ins, out):
         from torch import nn

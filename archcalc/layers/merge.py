@@ -7,6 +7,7 @@ of that module that is the merge's own, not its paths', for verify's counts).
 """
 from __future__ import annotations
 
+from archcalc.layers import parts
 from archcalc.layers.activation import act_param, folded
 from archcalc.layers.arith import equal, product, require
 from archcalc.layers.conv import act_in_place, act_makes_new_tensor
@@ -119,6 +120,11 @@ class Add(_Merge):
             result = result + other
         return result
 
+    def parts(self, p, ins, out):
+        # result = result + other, once per extra path (``join``)
+        sums = parts.elementwise("add", [out], out) * (len(ins) - 1)
+        return sums + parts.activation(p.act, product(out))
+
 
 @register
 class Concat(_Merge):
@@ -157,3 +163,6 @@ class Concat(_Merge):
         import torch  # only a built module calls this
 
         return torch.cat(tensors, dim=1)
+
+    def parts(self, p, ins, out):
+        return [parts.Part("cat", outputs=product(out))] + parts.activation(p.act, product(out))

@@ -1,6 +1,7 @@
 """Batch, layer and local response normalisation."""
 from __future__ import annotations
 
+from archcalc.layers import parts
 from archcalc.layers.arith import product, require, select
 from archcalc.layers.layout import last_axis_input, layernorm_examples, new_tensor_like
 from archcalc.layers.registry import Backward, LayerKind, Param, register
@@ -55,6 +56,9 @@ class BatchNorm(LayerKind):
 
     def backward(self, p, ins, out, input_grad, weight_grad):
         return Backward(0, 0, norm_backward(product(out), weight_grad, input_grad))
+
+    def parts(self, p, ins, out):
+        return [parts.batch_norm(ins[0])]
 
     def build(self, p, ins, out):
         from torch import nn
@@ -112,6 +116,13 @@ class LocalResponseNorm(LayerKind):
         padded, elements = (channels + p.size - 1) * height * width, product(ins[0])
         return (internal(select(padded > 2 * elements, padded, 2 * elements)),)
 
+    def parts(self, p, ins, out):
+        # F.local_response_norm pads the squared map with size//2 + (size-1)//2 channels
+        channels, height, width = ins[0]
+        padded = (channels + p.size // 2 + (p.size - 1) // 2) * height * width
+        return [parts.Part("LocalResponseNorm", inputs=product(ins[0]), outputs=product(out),
+                           windows=padded)]
+
     def build(self, p, ins, out):
         from torch import nn
 
@@ -157,6 +168,11 @@ class LayerNorm(LayerKind):
 
     def inference_temporaries(self, p, ins, out):
         return (internal(2 * product(tuple(ins[0][:-1]))),)
+
+    def parts(self, p, ins, out):
+        dim = ins[0][-1]
+        return [parts.Part("LayerNorm", inputs=product(ins[0]), outputs=product(out),
+                           weights=dim, biases=dim)]
 
     def build(self, p, ins, out):
         from torch import nn

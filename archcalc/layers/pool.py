@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from archcalc.layers import parts
 from archcalc.layers.arith import ceildiv, product, require
 from archcalc.layers.conv import kernel_extent, spatial
 from archcalc.layers.registry import Backward, LayerKind, Param, register
@@ -119,6 +120,9 @@ class MaxPool(_WindowPool):
     def inference_temporaries(self, p, ins, out):
         return (internal(product(out), CUDA_INDEX),)
 
+    def parts(self, p, ins, out):
+        return parts.elementwise("AdaptiveMaxPool2d" if p["global"] else "MaxPool2d", ins, out)
+
     def build(self, p, ins, out):
         from torch import nn
 
@@ -152,6 +156,17 @@ class AvgPool(_WindowPool):
         # PyTorch computes a pool to 1x1 as a mean over H and W, whose backward keeps
         # no tensor; avg_pool2d keeps its input
         return () if p["global"] else (INPUT,)
+
+    def parts(self, p, ins, out):
+        if p["global"]:
+            return [parts.adaptive_avg(ins[0], (1, 1))]
+        channels, height, width = ins[0]
+        stride = p.stride or p.kernel
+        sums = [parts.pool_window_sum(size, out[axis + 1], p.kernel[axis], stride[axis],
+                                      p.pad[axis], p.count_include_pad)
+                for axis, size in enumerate((height, width))]
+        return [parts.Part("AvgPool2d", inputs=product(ins[0]), outputs=product(out),
+                           windows=channels * sums[0] * sums[1])]
 
     def build(self, p, ins, out):
         from torch import nn
@@ -202,6 +217,9 @@ class AdaptiveAvgPool(LayerKind):
     def saved(self, p, ins, out):
         # to 1x1 PyTorch takes a mean, which keeps nothing; otherwise the input
         return () if tuple(p.size) == (1, 1) else (INPUT,)
+
+    def parts(self, p, ins, out):
+        return [parts.adaptive_avg(ins[0], out[1:])]
 
     def build(self, p, ins, out):
         from torch import nn

@@ -36,6 +36,9 @@ shape ``output_shape`` returned):
                              input, and every rule then follows that flag
 ``build``                    a ``torch.nn.Module`` (imports torch and archcalc.nn
                              inside the function, never at module level)
+``parts``                    the modules and operations the built node runs, as
+                             other counting tools see them (layers/parts.py;
+                             --convention)
 ``own_modules``              the parts of the built module that are this node's
                              own, for verify's per-node counts (a merge: the act
                              after it, not the paths its branch module holds)
@@ -176,6 +179,15 @@ class LayerKind:
     def writes_input(self, p, ins, out) -> bool:
         return False
 
+    def parts(self, p, ins, out) -> list:
+        """The modules and operations the built node runs, as other counting tools see
+        them (layers/parts.py); a kind without this rule is refused under --convention."""
+        from archcalc.layers.parts import UnknownKind
+
+        raise UnknownKind(f"the counting conventions do not know layer kind {self.name!r}",
+                          hint="give the kind a `parts` rule listing the modules its "
+                               "build() makes (layers/parts.py)")
+
     def build(self, p, ins, out):
         raise NotImplementedError(f"layer kind {self.name!r} has no PyTorch builder yet")
 
@@ -216,6 +228,11 @@ class View(LayerKind):
     def backward(self, p, ins, out, input_grad, weight_grad):
         # the gradient of a view is the output's gradient, laid out as the input
         return NO_BACKWARD
+
+    def parts(self, p, ins, out) -> list:
+        from archcalc.layers.parts import elementwise
+
+        return elementwise("data", ins, out)  # a view: no arithmetic in any tool
 
 
 REGISTRY: dict[str, LayerKind] = {}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from archcalc.errors import SpecError
+from archcalc.layers import parts
 from archcalc.layers.arith import product
 from archcalc.layers.registry import Backward, LayerKind, Param, View, register
 from archcalc.layers.saved import Saved, dropout_mask
@@ -25,6 +26,9 @@ class Flatten(View):
         if len(ins[0]) != 3:
             return None
         return ((ins[0][1], 1, 0), (ins[0][2], 1, 0))
+
+    def parts(self, p, ins, out):
+        return parts.elementwise("Flatten", ins, out)
 
     def build(self, p, ins, out):
         from torch import nn
@@ -85,6 +89,9 @@ class Dropout(_DropsInTraining):
             return (Saved("internal", 1, None, per_sample=False),)
         return (dropout_mask(product(out)),)
 
+    def parts(self, p, ins, out):
+        return parts.elementwise("Dropout", ins, out)
+
     def build(self, p, ins, out):
         from torch import nn
 
@@ -113,6 +120,9 @@ class StochasticDepth(_DropsInTraining):
         if p.p == 0:
             return ()
         return (Saved("internal", 1, None, per_sample=p.mode == "row"),)
+
+    def parts(self, p, ins, out):
+        return parts.elementwise("StochasticDepth", ins, out)  # the identity at inference
 
     def build(self, p, ins, out):
         from torchvision.ops import StochasticDepth as TorchvisionStochasticDepth

@@ -1,6 +1,7 @@
 """The parameter-free residual shortcut of the CIFAR ResNets (He et al. 2015, option A)."""
 from __future__ import annotations
 
+from archcalc.layers import parts
 from archcalc.layers.arith import equal, require
 from archcalc.layers.conv import spatial
 from archcalc.layers.registry import LayerKind, Param, register
@@ -47,6 +48,9 @@ class PadShortcut(LayerKind):
     def rf_step(self, p, ins, out):
         # a 1x1 window moved by the stride, no padding
         return ((1, p.stride[0], 0), (1, p.stride[1], 0))
+
+    def parts(self, p, ins, out):
+        return parts.elementwise("data", ins, out)  # a subsampled, zero-padded copy
 
     def build(self, p, ins, out):
         from archcalc.nn import PadShortcutModule

@@ -23,7 +23,8 @@ one fused ``_native_multi_head_attention``; with an odd number it takes the comp
 from __future__ import annotations
 
 from archcalc.errors import SpecError
-from archcalc.layers.arith import equal, require
+from archcalc.layers import parts
+from archcalc.layers.arith import equal, product, require
 from archcalc.layers.conv import spatial
 from archcalc.layers.registry import Backward, LayerKind, Param, View, register
 from archcalc.layers.saved import internal
@@ -120,6 +121,9 @@ class ClassTokenKind(LayerKind):
     def saved(self, p, ins, out):
         return ()
 
+    def parts(self, p, ins, out):
+        return [parts.Part("cat", outputs=product(out))]
+
     def build(self, p, ins, out):
         from archcalc.nn.tokens import ClassToken
 
@@ -178,6 +182,10 @@ class PositionEmbeddingKind(LayerKind):
 
     def saved(self, p, ins, out):
         return ()
+
+    def parts(self, p, ins, out):
+        # x + pos_embedding (archcalc.nn.tokens.PositionEmbedding), a parameter not named weight
+        return parts.elementwise("add", ins, out)
 
     def build(self, p, ins, out):
         from archcalc.nn.tokens import PositionEmbedding
@@ -285,6 +293,13 @@ class Attention(LayerKind):
     def rf_step(self, p, ins, out):
         length = ins[0][0]
         return ((2 * length - 1, 1, length - 1),) * 2
+
+    def parts(self, p, ins, out):
+        length, dim = ins[0]
+        return [parts.Part("MultiheadAttention", inputs=length * dim, outputs=length * dim,
+                           macs=self.macs(p, ins, out), weights=4 * dim * dim,
+                           biases=4 * dim, positions=length, heads=p.heads, length=length,
+                           dim=dim)]
 
     def build(self, p, ins, out):
         from archcalc.nn.tokens import SelfAttention

@@ -14,7 +14,8 @@ So besides ``saved`` it has ``saved_at_batch_one`` and writes its inference time
 from __future__ import annotations
 
 from archcalc.errors import SpecError
-from archcalc.layers.arith import ceildiv, require, select
+from archcalc.layers import parts
+from archcalc.layers.arith import ceildiv, product, require, select
 from archcalc.layers.layout import TO_CHANNELS_LAST
 from archcalc.layers.registry import Backward, LayerKind, Param, register
 from archcalc.layers.saved import Saved, internal
@@ -143,6 +144,16 @@ class WindowAttention(LayerKind):
         # each unit sees its window; the shift in the next block joins neighbouring
         # windows, so, as se and attention do, count the whole map
         return tuple((2 * size - 1, 1, size - 1) for size in ins[0][:2])
+
+    def parts(self, p, ins, out):
+        # forward calls shifted_window_attention with its qkv and proj weights (F.linear;
+        # the child Linear modules never run), q.matmul(k^T), softmax, attn.matmul(v), on
+        # nW windows of L = w*w tokens of C channels
+        rows, cols = self._grid(p, ins)
+        return [parts.Part("ShiftedWindowAttention", inputs=product(ins[0]),
+                           outputs=product(out), macs=self.macs(p, ins, out),
+                           positions=rows * cols, heads=p.heads, length=p.window * p.window,
+                           dim=ins[0][2])]
 
     def build(self, p, ins, out):
         from torchvision.models.swin_transformer import ShiftedWindowAttention

@@ -10,7 +10,8 @@ archcalc/verify/memory_ref.py, PyTorch 2.x on the CPU; tests/test_kinds_windows.
 """
 from __future__ import annotations
 
-from archcalc.layers.arith import ceildiv, require
+from archcalc.layers import parts
+from archcalc.layers.arith import ceildiv, product, require
 from archcalc.layers.layout import TO_CHANNELS_LAST, ChannelsLast
 from archcalc.layers.norm import norm_backward
 from archcalc.layers.registry import Backward, LayerKind, Param, register
@@ -99,6 +100,15 @@ class PatchMerging(LayerKind):
 
     def rf_step(self, p, ins, out):
         return ((2, 2, 0), (2, 2, 0))
+
+    def parts(self, p, ins, out):
+        # torchvision's PatchMerging: pad, four strided slices, cat (4C), norm, reduction
+        height, width, channels = out
+        gathered = (height, width, 2 * channels)
+        norm = parts.Part("LayerNorm", inputs=product(gathered), outputs=product(gathered),
+                          weights=2 * channels, biases=2 * channels)
+        return [parts.Part("cat", outputs=product(gathered)), norm,
+                parts.linear(gathered, channels, bias=False)]
 
     def build(self, p, ins, out):
         from functools import partial

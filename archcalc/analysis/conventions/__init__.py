@@ -3,16 +3,15 @@
 ``archcalc table NAME --convention TOOL`` shows, per node and in total, what TOOL prints
 for the built module (README "Counting conventions"): which layers it counts, MACs or
 FLOPs, bias or not, norms and activations or not. Each tool is one module here, a table
-of rules over the parts a node runs (parts.py), read from the tool's source and checked
-against the tool itself on the whole zoo (tests/test_conventions.py). No torch is
-imported: the rules run on the analysis.
+of rules over the parts a node runs (each kind's ``parts`` rule, layers/parts.py), read
+from the tool's source and checked against the tool itself on the whole zoo
+(tests/test_conventions.py). No torch is imported: the rules run on the analysis.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
 from archcalc.analysis.conventions import flopcountermode, fvcore, ptflops, thop, torchinfo
-from archcalc.analysis.conventions.parts import parts
 from archcalc.analysis.conventions.rule import ToolConvention
 from archcalc.analysis.report import Report
 
@@ -49,6 +48,11 @@ class ConventionReport:
         """Both reports with rows deeper than ``depth`` merged (``table --depth``)."""
         return replace(self, report=self.report.folded(depth),
                        archcalc=self.archcalc.folded(depth))
+
+
+def parts(call) -> list:
+    """The modules and operations one analysed node (an ``analysis.report.Call``) runs."""
+    return call.kind.parts(call.params, call.inputs, call.output)
 
 
 def node_count(convention: ToolConvention, call) -> int:

@@ -1,4 +1,5 @@
-"""One tool's convention: a rule per part (parts.py) and the way the tool prints a total."""
+"""One tool's convention: a rule per part (layers/parts.py) and the way the tool prints a
+total."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
