@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from results_file import add_record_option, write_result
+from timing import archcalc_command, command_times
 
 HERE = Path(__file__).resolve().parent
 TARGET_S = 0.5
@@ -30,13 +31,8 @@ DEEP = "preact_resnet1001"
 
 def wall(arguments, repeats: int) -> float:
     """Median seconds of `python -m archcalc ARGUMENTS`, output to a pipe at 160 columns."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "archcalc", *arguments], check=True,
-                       stdout=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "160"})
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(wall for wall, _ in
+                             command_times(archcalc_command(*arguments), repeats))
 
 
 def in_process_ms(name: str, repeats: int) -> dict:

@@ -16,15 +16,14 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from results_file import add_record_option, write_result
+from timing import archcalc_command, command_times
 
 HERE = Path(__file__).resolve().parent
 TARGET_S = 1.0
@@ -35,17 +34,9 @@ def cli_median_s(folder: Path, repeats: int) -> tuple[float, float]:
     """Median seconds of `python -m archcalc report DEEP --out FILE --overwrite`: wall
     time, and the CPU time the process used (user + system), which other work on a
     shared machine inflates far less than the wall time."""
-    walls, cpus = [], []
-    for _ in range(repeats):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "archcalc", "report", DEEP, "--out",
-                        str(folder / "deep.html"), "--overwrite"], check=True,
-                       stdout=subprocess.DEVNULL)
-        walls.append(time.perf_counter() - start)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return statistics.median(walls), statistics.median(cpus)
+    times = command_times(archcalc_command("report", DEEP, "--out", folder / "deep.html",
+                                           "--overwrite"), repeats)
+    return statistics.median(w for w, _ in times), statistics.median(c for _, c in times)
 
 
 def in_process_ms(repeats: int) -> dict:

@@ -33,11 +33,7 @@ from pathlib import Path
 
 import torch
 from results_file import add_record_option, write_result
-
-
-def sync(device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from timing import sync
 
 
 def measured_step(model, images, labels, steps: int, amp: bool) -> list[float]:

@@ -17,12 +17,12 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from results_file import add_record_option, write_result
+from timing import command_times
 
 HERE = Path(__file__).resolve().parent
 ARCHCALC = [sys.executable, "-m", "archcalc", "table", "vgg16"]
@@ -35,13 +35,7 @@ TORCHINFO = [sys.executable, "-c",
 
 
 def wall(command, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL,
-                       env={**os.environ, "COLUMNS": "160"})
-        times.append(time.perf_counter() - start)
-    return times
+    return [wall for wall, _ in command_times(command, repeats)]
 
 
 def largest_spec_analysis_ms(repeats: int) -> tuple[str, float]:

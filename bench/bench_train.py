@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 from results_file import add_record_option, write_result
+from timing import sync
 
 HERE = Path(__file__).resolve().parent
 
@@ -31,11 +32,6 @@ def torchvision_model(name: str):
     import torchvision
 
     return getattr(torchvision.models, name)(weights=None)
-
-
-def sync(device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def timed_steps(model, optimizer, images, labels, steps: int, amp: bool) -> float:
