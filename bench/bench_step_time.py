@@ -62,7 +62,7 @@ def plan_memory(spec, report, batch: int, device) -> dict:
     model = build_module(spec, report.input).to(device).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
     images = torch.randn(batch, *report.input, device=device)
-    labels = torch.randint(0, 1000, (batch,), device=device)
+    labels = torch.randint(0, report.output[0], (batch,), device=device)  # its classes
     for _ in range(2):  # the second step holds the momentum buffers too
         train_step(model, optimizer, images, labels, False)
     sync(device)
@@ -88,7 +88,7 @@ def one_model(name: str, args, device) -> dict:
     if args.channels_last:
         model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
-    labels = torch.randint(0, 1000, (args.batch,), device=device)
+    labels = torch.randint(0, report.output[0], (args.batch,), device=device)  # its classes
     before = device_profiles(args, device)
     times = measured_step(model, images, labels, args.steps, args.amp)
     profiles = {label: best_of(profile, device_profiles(args, device)[label])
